@@ -1,0 +1,74 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "chorus",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "chorus-node", targets: ["Node"]),
+        .executable(name: "chorus-bench", targets: ["Bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
+    ],
+    targets: [
+        // Zero-byte framing, the strict XML reader/writer and the typed protocol messages.
+        .target(
+            name: "Wire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // Users, names, rooms, zones, rules and the session state machine. Pure logic.
+        .target(name: "ChatDomain"),
+        // hiredis (Debian's libhiredis-dev) as a system library.
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        // What makes nodes one cluster: the in-process bus and the Redis bus.
+        .target(
+            name: "ClusterBus",
+            dependencies: [
+                "ChatDomain",
+                "CHiredis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Scripts")]
+        ),
+        // The chorus-node executable.
+        .executableTarget(
+            name: "Node",
+            dependencies: [
+                "Wire", "ChatDomain", "ClusterBus",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // chorus-bench: load generator speaking PROTOCOL.md over TCP.
+        .executableTarget(
+            name: "Bench",
+            dependencies: [
+                "Wire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .testTarget(name: "WireTests", dependencies: ["Wire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
+        .testTarget(name: "ChatDomainTests", dependencies: ["ChatDomain"]),
+        .testTarget(name: "ClusterBusTests", dependencies: ["ClusterBus", "ChatDomain", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "NodeTests", dependencies: ["Wire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

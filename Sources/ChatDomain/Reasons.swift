@@ -1,0 +1,36 @@
+/// The stable reason strings of PROTOCOL.md. Clients and tests match these byte for byte.
+public enum Reason: String, Sendable, Error, Equatable {
+    // Connection
+    case serverFull = "Server is full"
+    // Login
+    case nameRequired = "Name is required"
+    case nameTooLong = "Name is too long"
+    case nameInvalid = "Name contains invalid characters"
+    case nameInUse = "Name is already in use"
+    case alreadyLoggedIn = "Already logged in"
+    case incorrectPassword = "Incorrect password"
+    case clusterUnavailable = "Cluster unavailable"
+    // Rooms
+    case roomExists = "Room already exists"
+    case roomNameRequired = "Room name is required"
+    case roomNameTooLong = "Room name is too long"
+    case roomNameInvalid = "Room name contains invalid characters"
+    case tooManyRooms = "Too many rooms"
+    case notLoggedIn = "Not logged in"
+    case roomDoesNotExist = "Room does not exist"
+    case roomFull = "Room is full"
+    case alreadyInRoom = "Already in room"
+    case notInRoom = "Not in a room"
+    // Messages
+    case messageTooLong = "Message is too long"
+    case flooding = "Flooding"
+    case userNotFound = "User not found"
+    // Frames
+    case malformedMessage = "Malformed message"
+    case messageTooLarge = "Message too large"
+    case unknownAction = "Unknown action"
+    // Sessions ended by the server
+    case idleTimeout = "Idle timeout"
+    case slowReader = "Too slow reading"
+    case serverShuttingDown = "Server shutting down"
+}

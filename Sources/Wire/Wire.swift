@@ -1,0 +1,1 @@
+// Wire module: framing, XML reader/writer, typed protocol messages.
