@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "chorus",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "chorus-node", targets: ["Node"]),
         .executable(name: "chorus-bench", targets: ["Bench"]),

@@ -1,0 +1,163 @@
+import ChatDomain
+import NIOCore
+
+/// What a node needs from "the cluster": one shared set of names, rooms and zones, and one
+/// ordered stream of events per room.
+///
+/// Every operation is atomic on the cluster state. Events caused by an operation are not
+/// returned to its caller: they reach every node, the calling node included, through the
+/// one ``ClusterEventSink`` given to ``start(sink:)``, in the cluster's order. That is what
+/// lets all members of a room see one and the same order of joins, leaves and messages.
+///
+/// Implementations: ``InProcessBus`` (one node, no Redis) and `RedisClusterBus`.
+public protocol ClusterBus: AnyObject, Sendable {
+    /// This node's identity in the cluster (fresh for every start).
+    var nodeID: NodeID { get }
+
+    /// Connects, registers the node and its permanent rooms, and starts delivering events.
+    func start(sink: any ClusterEventSink) async throws
+
+    /// Removes every session of this node from the cluster, then disconnects.
+    func shutdown() async
+
+    /// Claims the session's name cluster-wide and puts the user in `zone` (the default zone).
+    func login(_ request: LoginRequest) async throws(ClusterError) -> LoginOutcome
+
+    /// Creates (if `request.create` is set) and joins a room, leaving the current room first.
+    func join(_ request: JoinRequest) async throws(ClusterError) -> JoinOutcome
+
+    /// Leaves the current room; false when the session is in no room.
+    func leave(session: SessionID) async throws(ClusterError) -> Bool
+
+    /// Ends the session cluster-wide: leaves its room, frees its name. Never fails: if the
+    /// cluster cannot be reached, the session is forgotten locally and the cluster state is
+    /// mended when the connection comes back.
+    func logout(session: SessionID) async
+
+    /// Publishes an encoded public message to every member of `room`, the sender included.
+    /// Fire and forget; throws at once when the cluster is unreachable.
+    func publish(to room: RoomRef, message: ByteBuffer) throws(ClusterError)
+
+    /// Delivers an encoded private message to each named user (by `UserName.key`), wherever
+    /// it is. Returns the indices of `nameKeys` that matched no logged-in user.
+    func sendPrivate(to nameKeys: [String], message: ByteBuffer) async throws(ClusterError) -> [Int]
+
+    /// A zone's listed rooms and user count.
+    func zoneListing(_ zone: String) async throws(ClusterError) -> ZoneListing
+
+    /// The number of logged-in users, cluster-wide.
+    func loggedInCount() async throws(ClusterError) -> Int
+}
+
+/// The cluster cannot be reached (PROTOCOL.md: `Cluster unavailable`).
+public enum ClusterError: Error, Sendable, Equatable {
+    case unavailable
+}
+
+/// Receives the cluster's events, one batch at a time, in order. Called serially.
+public protocol ClusterEventSink: AnyObject, Sendable {
+    func deliver(_ events: [ClusterEvent])
+}
+
+public enum ClusterEvent: Sendable {
+    /// Something happened in a room: its members (on this node) should see it.
+    case room(RoomRef, RoomEvent)
+    /// A zone's room list changed: its users (on this node) should see `UpdateRoomList`.
+    case zone(ZoneChange)
+    /// An encoded message for one session (a private message).
+    case direct(SessionID, ByteBuffer)
+    /// The cluster ended this session (e.g. its name was taken while the cluster was
+    /// partitioned): the node tells the client `reason` and closes the connection.
+    case evict(SessionID, Reason)
+}
+
+public enum RoomEvent: Sendable {
+    /// An encoded public message, the same bytes for every member.
+    case message(ByteBuffer)
+    /// A member joined. For the joining session itself this marks the point in the room's
+    /// order from which it receives the room's events.
+    case joined(SessionID, UserProfile)
+    /// A member left (or its session ended).
+    case left(SessionID, UserProfile)
+}
+
+public struct LoginRequest: Sendable {
+    public var session: SessionID
+    public var name: UserName
+    public var profile: UserProfile
+    /// The zone the user starts in (the node's default zone).
+    public var zone: String
+
+    public init(session: SessionID, name: UserName, profile: UserProfile, zone: String) {
+        self.session = session
+        self.name = name
+        self.profile = profile
+        self.zone = zone
+    }
+}
+
+public enum LoginOutcome: Sendable, Equatable {
+    /// The name is the session's; the default zone's room list comes with it.
+    case accepted(ZoneListing)
+    case nameInUse
+}
+
+public struct JoinRequest: Sendable {
+    public var session: SessionID
+    public var room: RoomRef
+    public var password: String?
+    /// When set, the room is created with these options first; fails with
+    /// `Room already exists` if it exists.
+    public var create: RoomOptions?
+
+    public init(session: SessionID, room: RoomRef, password: String?, create: RoomOptions?) {
+        self.session = session
+        self.room = room
+        self.password = (password?.isEmpty ?? true) ? nil : password
+        self.create = create
+    }
+}
+
+public enum JoinOutcome: Sendable, Equatable {
+    case joined(JoinedRoom)
+    /// `Room already exists`, `Room does not exist`, `Incorrect password`, `Room is full`,
+    /// `Already in room` or `Too many rooms`. The session stays where it was.
+    case failed(Reason)
+}
+
+public struct JoinedRoom: Sendable, Equatable {
+    public var room: RoomRef
+    /// The room as its members see it (counts include the new member; hidden rooms too).
+    public var summary: RoomSummary
+    /// Every member in join order, the joining user included (last).
+    public var members: [UserProfile]
+    /// The room was created by this request.
+    public var created: Bool
+    /// The room the session left to join this one, if any.
+    public var left: RoomRef?
+    /// Set when the room is in another zone than the session's: that zone's room list.
+    public var newZone: ZoneListing?
+
+    public init(room: RoomRef, summary: RoomSummary, members: [UserProfile], created: Bool,
+                left: RoomRef?, newZone: ZoneListing?) {
+        self.room = room
+        self.summary = summary
+        self.members = members
+        self.created = created
+        self.left = left
+        self.newZone = newZone
+    }
+}
+
+/// What every bus is configured with.
+public struct ClusterRules: Sendable {
+    /// Rooms that always exist and are never deleted when they empty.
+    public var permanentRooms: [RoomRef: RoomOptions]
+    /// The most rooms the cluster holds (permanent rooms included); nil for no limit.
+    public var maxRooms: Int?
+
+    public init(permanentRooms: [RoomRef: RoomOptions] = [:], maxRooms: Int? = nil) {
+        self.permanentRooms = permanentRooms
+        self.maxRooms = maxRooms
+    }
+}

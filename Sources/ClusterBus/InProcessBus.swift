@@ -1,0 +1,79 @@
+import ChatDomain
+import NIOCore
+import Synchronization
+
+/// The cluster of one: all state in this process, behind one lock. Used when no Redis is
+/// configured, so a single node runs with nothing else installed.
+///
+/// Events are handed to the sink while the lock is held, so the sink sees them in exactly
+/// the order of the state changes. The sink must not call back into the bus synchronously
+/// (the node's sink only hops to its event loops).
+public final class InProcessBus: ClusterBus {
+    public let nodeID: NodeID
+    private let state: Mutex<(cluster: ClusterState, sink: (any ClusterEventSink)?)>
+
+    public init(nodeID: NodeID, rules: ClusterRules = ClusterRules()) {
+        self.nodeID = nodeID
+        self.state = Mutex((ClusterState(rules: rules), nil))
+    }
+
+    public func start(sink: any ClusterEventSink) async throws {
+        state.withLock { $0.sink = sink }
+    }
+
+    public func shutdown() async {
+        state.withLock { $0.sink = nil }
+    }
+
+    public func login(_ request: LoginRequest) async throws(ClusterError) -> LoginOutcome {
+        state.withLock { $0.cluster.login(request) }
+    }
+
+    public func join(_ request: JoinRequest) async throws(ClusterError) -> JoinOutcome {
+        mutate { cluster, events in cluster.join(request, events: &events) }
+    }
+
+    public func leave(session: SessionID) async throws(ClusterError) -> Bool {
+        mutate { cluster, events in cluster.leave(session, events: &events) }
+    }
+
+    public func logout(session: SessionID) async {
+        mutate { cluster, events in cluster.logout(session, events: &events) }
+    }
+
+    public func publish(to room: RoomRef, message: ByteBuffer) throws(ClusterError) {
+        mutate { _, events in events.append(.room(room, .message(message))) }
+    }
+
+    public func sendPrivate(to nameKeys: [String], message: ByteBuffer) async throws(ClusterError) -> [Int] {
+        mutate { cluster, events in
+            var missing: [Int] = []
+            for (index, key) in nameKeys.enumerated() {
+                if let session = cluster.session(forNameKey: key) {
+                    events.append(.direct(session, message))
+                } else {
+                    missing.append(index)
+                }
+            }
+            return missing
+        }
+    }
+
+    public func zoneListing(_ zone: String) async throws(ClusterError) -> ZoneListing {
+        state.withLock { $0.cluster.listing(of: zone) }
+    }
+
+    public func loggedInCount() async throws(ClusterError) -> Int {
+        state.withLock { $0.cluster.loggedInCount }
+    }
+
+    /// Applies one operation and delivers the events it caused, under the lock.
+    private func mutate<T>(_ body: (inout ClusterState, inout [ClusterEvent]) -> T) -> T {
+        state.withLock { locked in
+            var events: [ClusterEvent] = []
+            let result = body(&locked.cluster, &events)
+            if !events.isEmpty { locked.sink?.deliver(events) }
+            return result
+        }
+    }
+}
