@@ -26,7 +26,6 @@ let package = Package(
         // hiredis (Debian's libhiredis-dev) as a system library.
         .systemLibrary(
             name: "CHiredis",
-            pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
         // What makes nodes one cluster: the in-process bus and the Redis bus.

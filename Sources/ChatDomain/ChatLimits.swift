@@ -1,0 +1,13 @@
+/// The configurable rules of a chat node (PROTOCOL.md defaults).
+public struct ChatLimits: Sendable, Equatable {
+    public var maxNameLength = 20
+    public var maxRoomNameLength = 32
+    public var maxMessageLength = 4096
+    /// Flood control: messages per second on average, and burst.
+    public var floodRate: Double = 10
+    public var floodBurst = 20
+    /// Accounts (name key → password). Empty: any password is accepted.
+    public var accounts: [String: String] = [:]
+
+    public init() {}
+}

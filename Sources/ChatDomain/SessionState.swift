@@ -1,0 +1,127 @@
+/// The state machine of one session (PROTOCOL.md section 3): connected → logged in →
+/// in a room. Pure: the node asks it what a request means in the current state, performs
+/// the cluster operation it names, and reports the outcome back. Every refusal comes out
+/// as one of the reason strings of PROTOCOL.md.
+public struct SessionState: Sendable {
+    public enum Phase: Sendable, Equatable {
+        case connected
+        case loggedIn
+    }
+
+    public let limits: ChatLimits
+    public let defaultZone: String
+    public private(set) var phase: Phase = .connected
+    public private(set) var name: UserName?
+    public private(set) var profile: UserProfile?
+    /// The user's zone: the default zone after login, or the zone of the room it last joined.
+    public private(set) var zone: String
+    public private(set) var room: RoomRef?
+    private var flood: TokenBucket
+
+    public init(limits: ChatLimits, defaultZone: String) {
+        self.limits = limits
+        self.defaultZone = defaultZone
+        self.zone = defaultZone
+        self.flood = TokenBucket(rate: limits.floodRate, burst: limits.floodBurst)
+    }
+
+    public var isLoggedIn: Bool { phase == .loggedIn }
+
+    // MARK: Login
+
+    /// What a Login request asks the cluster for: the validated name and the user's profile.
+    public func checkLogin(name raw: String, password: String, variables: [Variable]) -> Result<(UserName, UserProfile), Reason> {
+        guard phase == .connected else { return .failure(.alreadyLoggedIn) }
+        let name: UserName
+        switch UserName.validate(raw, maxLength: limits.maxNameLength) {
+        case .failure(let reason): return .failure(reason)
+        case .success(let valid): name = valid
+        }
+        if !limits.accounts.isEmpty, limits.accounts[name.key] != password {
+            return .failure(.incorrectPassword)
+        }
+        return .success((name, UserProfile(name: name.display, variables: variables)))
+    }
+
+    /// The cluster accepted the name.
+    public mutating func loggedIn(as name: UserName, profile: UserProfile) {
+        phase = .loggedIn
+        self.name = name
+        self.profile = profile
+        zone = defaultZone
+        room = nil
+    }
+
+    // MARK: Rooms
+
+    /// Resolves the zone of a request: empty means the user's current zone.
+    public func resolveZone(_ raw: String) -> String? {
+        let trimmed = raw.trimmingSpaces
+        if trimmed.isEmpty { return zone }
+        return RoomRules.normalizedZone(trimmed, maxLength: limits.maxRoomNameLength)
+    }
+
+    /// What a JoinRoom request asks the cluster for.
+    public func checkJoin(zone rawZone: String, room rawRoom: String) -> Result<RoomRef, Reason> {
+        guard phase == .loggedIn else { return .failure(.notLoggedIn) }
+        guard let zone = resolveZone(rawZone),
+              case .success(let name) = RoomRules.validateRoomName(rawRoom, maxLength: limits.maxRoomNameLength)
+        else { return .failure(.roomDoesNotExist) }
+        let ref = RoomRef(zone: zone, name: name)
+        if ref == room { return .failure(.alreadyInRoom) }
+        return .success(ref)
+    }
+
+    /// What a CreateRoom request asks the cluster for.
+    public func checkCreate(zone rawZone: String, room rawRoom: String, options: RoomOptions) -> Result<(RoomRef, RoomOptions), Reason> {
+        guard phase == .loggedIn else { return .failure(.notLoggedIn) }
+        let name: String
+        switch RoomRules.validateRoomName(rawRoom, maxLength: limits.maxRoomNameLength) {
+        case .failure(let reason): return .failure(reason)
+        case .success(let valid): name = valid
+        }
+        guard let zone = resolveZone(rawZone) else { return .failure(.roomNameInvalid) }
+        var options = options
+        options.permanent = false
+        return .success((RoomRef(zone: zone, name: name), options))
+    }
+
+    /// The cluster joined the user to `room` (leaving its previous room).
+    public mutating func joined(_ room: RoomRef) {
+        self.room = room
+        zone = room.zone
+    }
+
+    /// The user left its room (it stays in the room's zone).
+    public mutating func leftRoom() {
+        room = nil
+    }
+
+    // MARK: Messages
+
+    /// A public message: the room it goes to, or why not.
+    public mutating func checkPublicMessage(_ text: String, now: UInt64) -> Result<RoomRef, Reason> {
+        guard let room else { return .failure(.notInRoom) }
+        if text.count > limits.maxMessageLength { return .failure(.messageTooLong) }
+        guard flood.take(at: now) else { return .failure(.flooding) }
+        return .success(room)
+    }
+
+    /// A private message: whether it may be sent.
+    public mutating func checkPrivateMessage(_ text: String, now: UInt64) -> Result<Void, Reason> {
+        guard phase == .loggedIn else { return .failure(.notLoggedIn) }
+        if text.count > limits.maxMessageLength { return .failure(.messageTooLong) }
+        guard flood.take(at: now) else { return .failure(.flooding) }
+        return .success(())
+    }
+}
+
+extension String {
+    /// The string without leading and trailing whitespace.
+    var trimmingSpaces: String {
+        var slice = Substring(self)
+        while slice.first?.isWhitespace == true { slice.removeFirst() }
+        while slice.last?.isWhitespace == true { slice.removeLast() }
+        return String(slice)
+    }
+}
