@@ -137,15 +137,18 @@ public struct JoinedRoom: Sendable, Equatable {
     public var left: RoomRef?
     /// Set when the room is in another zone than the session's: that zone's room list.
     public var newZone: ZoneListing?
+    /// The number of users in the room's zone after the join.
+    public var zoneUsers: Int
 
     public init(room: RoomRef, summary: RoomSummary, members: [UserProfile], created: Bool,
-                left: RoomRef?, newZone: ZoneListing?) {
+                left: RoomRef?, newZone: ZoneListing?, zoneUsers: Int) {
         self.room = room
         self.summary = summary
         self.members = members
         self.created = created
         self.left = left
         self.newZone = newZone
+        self.zoneUsers = zoneUsers
     }
 }
 

@@ -82,6 +82,7 @@ struct ClusterState {
         let zoneChanged = session.zone != target.zone
         if zoneChanged {
             zones[session.zone]?.users -= 1
+            dropZoneIfEmpty(session.zone)
             zones[target.zone, default: Zone()].users += 1
             session.zone = target.zone
         }
@@ -98,7 +99,8 @@ struct ClusterState {
         events.append(.room(target, .joined(request.session, session.profile)))
         let members = room.members.compactMap { sessions[$0]?.profile }
         return .joined(JoinedRoom(room: target, summary: summary, members: members, created: request.create != nil,
-                                  left: left, newZone: zoneChanged ? listing(of: target.zone) : nil))
+                                  left: left, newZone: zoneChanged ? listing(of: target.zone) : nil,
+                                  zoneUsers: zones[target.zone]!.users))
     }
 
     mutating func leave(_ id: SessionID, events: inout [ClusterEvent]) -> Bool {
