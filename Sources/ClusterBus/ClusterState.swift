@@ -112,10 +112,10 @@ struct ClusterState {
 
     mutating func logout(_ id: SessionID, events: inout [ClusterEvent]) {
         guard let session = sessions[id] else { return }
+        zones[session.zone]?.users -= 1
         if let room = session.room { removeMember(id, profile: session.profile, from: room, events: &events) }
         sessions[id] = nil
         if names[session.name.key] == id { names[session.name.key] = nil }
-        zones[session.zone]?.users -= 1
         dropZoneIfEmpty(session.zone)
     }
 

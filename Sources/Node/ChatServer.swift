@@ -1,0 +1,71 @@
+import ChatDomain
+import ClusterBus
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Wire
+
+/// Accepts client connections and gives each its pipeline: (PROXY header) → zero-byte
+/// framing → idle timer → session. On graceful shutdown it stops accepting, closes every
+/// session and takes the node's sessions out of the cluster, within a few seconds.
+struct ChatServer: Service {
+    let context: NodeContext
+    let group: any EventLoopGroup
+
+    func run() async throws {
+        let configuration = context.configuration
+        let node = context
+        try await node.bus.start(sink: node.fanout)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark,
+                                value: .init(low: configuration.maxOutboundBytes / 2, high: configuration.maxOutboundBytes))
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let registry = node.fanout.registry(for: channel.eventLoop)
+                    let session = SessionHandler(id: node.makeSessionID(), node: node, registry: registry)
+                    let handlers = channel.pipeline.syncOperations
+                    if configuration.proxyProtocol {
+                        try handlers.addHandler(ProxyProtocolDecoder(logger: node.logger))
+                    }
+                    try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)))
+                    try handlers.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
+                    try handlers.addHandler(session)
+                }
+            }
+        let server: any Channel
+        do {
+            server = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            node.logger.critical("cannot listen on \(configuration.host):\(configuration.port): \(error). Is another process using the port? Choose another with --port.")
+            await node.bus.shutdown()
+            throw error
+        }
+        node.logger.info("Chorus node \(node.bus.nodeID) accepting connections on \(configuration.host):\(server.localAddress?.port ?? configuration.port)")
+        let stats = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(200)) { _ in
+            node.fanout.flushChanges()
+        }
+
+        try? await gracefulShutdown()
+
+        node.logger.info("shutting down: closing \(node.limiter.connections) sessions")
+        stats.cancel()
+        try? await server.close()
+        await closeAllSessions()
+        await node.bus.shutdown()
+        node.logger.info("stopped; \(node.metrics.summary)")
+    }
+
+    private func closeAllSessions() async {
+        let futures = context.fanout.registries.map { registry in
+            registry.eventLoop.submit {
+                for session in registry.allSessions { session.closeForShutdown() }
+            }
+        }
+        for future in futures { try? await future.get() }
+    }
+}

@@ -1,0 +1,56 @@
+import ChatDomain
+import ClusterBus
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Wires one node together: the event loops, the cluster bus, the fan-out, the client
+/// server and the optional policy server, run by one `ServiceGroup` that stops everything
+/// on SIGINT or SIGTERM.
+struct ChorusNode {
+    let configuration: NodeConfiguration
+    let logger: Logger
+
+    func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
+        let nodeID = NodeID.fresh(name: configuration.nodeName)
+        var logger = logger
+        logger[metadataKey: "node"] = "\(nodeID)"
+        let bus = try makeBus(nodeID: nodeID, group: group, logger: logger)
+        let registries = group.makeIterator().map { LoopRegistry(eventLoop: $0) }
+        let fanout = Fanout(registries: registries)
+        let context = NodeContext(configuration: configuration, bus: bus, fanout: fanout, logger: logger)
+
+        var services: [any Service] = [ChatServer(context: context, group: group)]
+        if let policyPort = configuration.policyPort {
+            services.append(PolicyServer(host: configuration.host, port: policyPort, clientPort: configuration.port,
+                                         domain: configuration.policyDomain, group: group, logger: logger))
+        }
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        do {
+            try await serviceGroup.run()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try? await group.shutdownGracefully()
+    }
+
+    private func makeBus(nodeID: NodeID, group: any EventLoopGroup, logger: Logger) throws -> any ClusterBus {
+        let permanent = Dictionary(uniqueKeysWithValues: configuration.permanentRooms.map {
+            (RoomRef(zone: configuration.defaultZone, name: $0), RoomOptions(permanent: true))
+        })
+        let rules = ClusterRules(permanentRooms: permanent, maxRooms: configuration.maxRooms)
+        guard let url = configuration.redisURL else {
+            logger.info("no Redis configured: running alone on the in-process bus")
+            return InProcessBus(nodeID: nodeID, rules: rules)
+        }
+        _ = url
+        throw ConfigurationError("--redis: the Redis bus is not built yet")
+    }
+}

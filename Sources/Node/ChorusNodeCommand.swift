@@ -1,0 +1,146 @@
+import ArgumentParser
+import ChatDomain
+import Foundation
+import Logging
+import NIOCore
+
+/// `chorus-node`: one node of a Chorus cluster. Every flag has a `CHORUS_*` environment
+/// equivalent (flag wins), e.g. `--max-connections` / `CHORUS_MAX_CONNECTIONS`.
+@main
+struct ChorusNodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chorus-node",
+        abstract: "A Chorus chat node: the ElectroServer 3 XML socket protocol, clustered over Redis.",
+        discussion: "Every option can also be set with an environment variable: CHORUS_ and the option name in capitals with underscores (--max-connections: CHORUS_MAX_CONNECTIONS). A flag given on the command line wins."
+    )
+
+    @Option(help: "Address to listen on (CHORUS_HOST). Default 0.0.0.0.") var host: String?
+    @Option(help: "Client port (CHORUS_PORT). Default 9875.") var port: String?
+    @Option(help: "Name of this node in logs and in Redis (CHORUS_NODE_ID); a random suffix is added at every start. Default: random.") var nodeId: String?
+    @Option(help: "Redis URL redis://[user:password@]host:port[/db] (CHORUS_REDIS). Without it the node runs alone on the in-process bus.") var redis: String?
+    @Option(help: "Prefix of every Redis key and channel, so clusters can share one Redis (CHORUS_REDIS_PREFIX). Default chorus:.") var redisPrefix: String?
+    @Option(help: "Default zone (CHORUS_ZONE). Default Chat.") var zone: String?
+    @Option(help: "Comma-separated permanent rooms of the default zone, e.g. \"Lobby,Help\" (CHORUS_ROOMS).") var rooms: String?
+    @Option(help: "Most rooms in the cluster (CHORUS_MAX_ROOMS). Default unlimited.") var maxRooms: String?
+    @Option(help: "Most connections on this node (CHORUS_MAX_CONNECTIONS). Default 10000.") var maxConnections: String?
+    @Option(help: "Most connections per remote address (CHORUS_MAX_CONNECTIONS_PER_IP). Default unlimited.") var maxConnectionsPerIp: String?
+    @Option(help: "Seconds without a frame after which a connection is closed (CHORUS_IDLE_TIMEOUT). Default 300.") var idleTimeout: String?
+    @Option(help: "Largest frame in bytes (CHORUS_MAX_FRAME_BYTES). Default 65536.") var maxFrameBytes: String?
+    @Option(help: "Unread outbound bytes after which a slow reader is disconnected (CHORUS_MAX_OUTBOUND_BYTES). Default 1048576.") var maxOutboundBytes: String?
+    @Option(help: "Messages per second a session may send on average (CHORUS_FLOOD_RATE). Default 10.") var floodRate: String?
+    @Option(help: "Burst of messages above the rate (CHORUS_FLOOD_BURST). Default 20.") var floodBurst: String?
+    @Option(help: "Dedicated Flash socket policy port, e.g. 843 (CHORUS_POLICY_PORT). Default off.") var policyPort: String?
+    @Option(help: "Domain allowed by the Flash socket policy (CHORUS_POLICY_DOMAIN). Default *.") var policyDomain: String?
+    @Flag(help: "Expect a PROXY protocol v1/v2 header (HAProxy send-proxy) on every connection; connections without one are refused (CHORUS_PROXY_PROTOCOL=true).") var proxyProtocol = false
+    @Option(help: "Event-loop threads (CHORUS_THREADS). Default: one per core.") var threads: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (CHORUS_LOG_LEVEL). Default info.") var logLevel: String?
+
+    func run() async throws {
+        let configuration: NodeConfiguration
+        do {
+            configuration = try makeConfiguration(environment: ProcessInfo.processInfo.environment)
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("chorus-node: \(error.message)\n".utf8))
+            throw ExitCode(2)
+        }
+        var logger = Logger(label: "chorus")
+        logger.logLevel = configuration.logLevel
+        try await ChorusNode(configuration: configuration, logger: logger).run()
+    }
+
+    func makeConfiguration(environment: [String: String]) throws -> NodeConfiguration {
+        var settings = Settings(environment: environment)
+        var c = NodeConfiguration()
+        c.host = try settings.string(host, "host") ?? c.host
+        c.port = try settings.int(port, "port", in: 1...65535) ?? c.port
+        c.nodeName = try settings.string(nodeId, "node-id")
+        c.redisURL = try settings.string(redis, "redis")
+        c.redisPrefix = try settings.string(redisPrefix, "redis-prefix") ?? c.redisPrefix
+        if let zone = try settings.string(zone, "zone") {
+            guard let valid = RoomRules.normalizedZone(zone, maxLength: c.limits.maxRoomNameLength) else {
+                throw ConfigurationError("invalid zone \"\(zone)\" (--zone / CHORUS_ZONE): use 1 to \(c.limits.maxRoomNameLength) characters, no control characters, no leading or trailing space")
+            }
+            c.defaultZone = valid
+        }
+        if let rooms = try settings.string(rooms, "rooms") {
+            for raw in rooms.split(separator: ",") {
+                let name = String(raw).trimmingCharacters(in: .whitespaces)
+                guard case .success(let valid) = RoomRules.validateRoomName(name, maxLength: c.limits.maxRoomNameLength) else {
+                    throw ConfigurationError("invalid room name \"\(name)\" in --rooms / CHORUS_ROOMS: use 1 to \(c.limits.maxRoomNameLength) characters, no control characters")
+                }
+                if !c.permanentRooms.contains(valid) { c.permanentRooms.append(valid) }
+            }
+        }
+        c.maxRooms = try settings.int(maxRooms, "max-rooms", in: 1...Int.max)
+        c.maxConnections = try settings.int(maxConnections, "max-connections", in: 1...10_000_000) ?? c.maxConnections
+        c.maxConnectionsPerAddress = try settings.int(maxConnectionsPerIp, "max-connections-per-ip", in: 1...10_000_000)
+        if let seconds = try settings.double(idleTimeout, "idle-timeout", in: 0.1...31_536_000) {
+            c.idleTimeout = .nanoseconds(Int64(seconds * 1e9))
+        }
+        c.maxFrameBytes = try settings.int(maxFrameBytes, "max-frame-bytes", in: 64...(64 << 20)) ?? c.maxFrameBytes
+        c.maxOutboundBytes = try settings.int(maxOutboundBytes, "max-outbound-bytes", in: 4096...(1 << 30)) ?? c.maxOutboundBytes
+        c.limits.floodRate = try settings.double(floodRate, "flood-rate", in: 0.001...1_000_000) ?? c.limits.floodRate
+        c.limits.floodBurst = try settings.int(floodBurst, "flood-burst", in: 1...1_000_000) ?? c.limits.floodBurst
+        c.policyPort = try settings.int(policyPort, "policy-port", in: 1...65535)
+        c.policyDomain = try settings.string(policyDomain, "policy-domain") ?? c.policyDomain
+        c.proxyProtocol = try proxyProtocol || (settings.bool(nil, "proxy-protocol") ?? false)
+        c.threads = try settings.int(threads, "threads", in: 1...1024) ?? c.threads
+        if let level = try settings.string(logLevel, "log-level") {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw ConfigurationError("invalid log level \"\(level)\" (--log-level / CHORUS_LOG_LEVEL): use trace, debug, info, notice, warning, error or critical")
+            }
+            c.logLevel = parsed
+        }
+        if c.policyPort == c.port {
+            throw ConfigurationError("--policy-port \(c.port) is the client port too: choose another port (Flash asks 843)")
+        }
+        return c
+    }
+}
+
+/// A configuration mistake, reported at start-up in one line.
+struct ConfigurationError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Reads one option from its flag or, failing that, its `CHORUS_*` variable.
+struct Settings {
+    let environment: [String: String]
+
+    private func raw(_ flag: String?, _ name: String) -> (value: String, source: String)? {
+        if let flag { return (flag, "--\(name)") }
+        let variable = "CHORUS_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+        if let value = environment[variable], !value.isEmpty { return (value, variable) }
+        return nil
+    }
+
+    mutating func string(_ flag: String?, _ name: String) throws -> String? {
+        raw(flag, name)?.value
+    }
+
+    mutating func int(_ flag: String?, _ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let (value, source) = raw(flag, name) else { return nil }
+        guard let number = Int(value.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
+            throw ConfigurationError("invalid value \"\(value)\" for \(source): expected a whole number from \(range.lowerBound) to \(range.upperBound == Int.max ? "any" : String(range.upperBound))")
+        }
+        return number
+    }
+
+    mutating func double(_ flag: String?, _ name: String, in range: ClosedRange<Double>) throws -> Double? {
+        guard let (value, source) = raw(flag, name) else { return nil }
+        guard let number = Double(value.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
+            throw ConfigurationError("invalid value \"\(value)\" for \(source): expected a number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    mutating func bool(_ flag: String?, _ name: String) throws -> Bool? {
+        guard let (value, source) = raw(flag, name) else { return nil }
+        switch value.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ConfigurationError("invalid value \"\(value)\" for \(source): expected true or false")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import ChatDomain
+import ClusterBus
+import NIOCore
+import Synchronization
+import Wire
+
+/// The node's end of the cluster's event stream. Each batch from the bus is encoded once
+/// (user-list and room-list pushes; public and private messages arrive encoded already)
+/// and handed to every event loop with one hop per loop.
+///
+/// Room count changes (`ChangeRoomDetails`) are coalesced: the latest state of each room is
+/// pushed at most every `coalescingInterval` (PROTOCOL.md allows it within 1 second), so a
+/// burst of joins does not become a storm of room-list pushes. Creations and deletions go
+/// out at once.
+final class Fanout: ClusterEventSink {
+    let registries: [LoopRegistry]
+    private let allocator = ByteBufferAllocator()
+    private let pendingChanges = Mutex<[RoomRef: ZoneChange]>([:])
+
+    init(registries: [LoopRegistry]) {
+        self.registries = registries
+    }
+
+    func registry(for loop: any EventLoop) -> LoopRegistry {
+        registries.first { $0.eventLoop === loop }!
+    }
+
+    func deliver(_ events: [ClusterEvent]) {
+        var batch: [Delivery] = []
+        batch.reserveCapacity(events.count)
+        for event in events {
+            switch event {
+            case .room(let room, .message(let bytes)):
+                batch.append(.room(room, bytes))
+            case .room(let room, .joined(let id, let profile)):
+                batch.append(.joined(room, id, ServerEvent.userJoined(WireUser(profile)).encoded(allocator: allocator)))
+            case .room(let room, .left(let id, let profile)):
+                batch.append(.left(room, id, ServerEvent.userLeft(WireUser(profile)).encoded(allocator: allocator)))
+            case .zone(let change):
+                let ref = RoomRef(zone: change.zone, name: change.room.name)
+                if change.kind == .changed {
+                    pendingChanges.withLock { $0[ref] = change }
+                } else {
+                    pendingChanges.withLock { _ = $0.removeValue(forKey: ref) }
+                    batch.append(.zone(change, ServerEvent.updateRoomList(change).encoded(allocator: allocator)))
+                }
+            case .direct(let id, let bytes):
+                batch.append(.direct(id, bytes))
+            case .evict(let id, let reason):
+                batch.append(.evict(id, reason))
+            }
+        }
+        dispatch(batch)
+    }
+
+    /// Pushes the coalesced room count changes; called periodically.
+    func flushChanges() {
+        let changes = pendingChanges.withLock { pending in
+            defer { pending.removeAll() }
+            return Array(pending.values)
+        }
+        guard !changes.isEmpty else { return }
+        dispatch(changes.map { .zone($0, ServerEvent.updateRoomList($0).encoded(allocator: allocator)) })
+    }
+
+    private func dispatch(_ batch: [Delivery]) {
+        guard !batch.isEmpty else { return }
+        for registry in registries {
+            registry.eventLoop.execute { registry.apply(batch) }
+        }
+    }
+}

@@ -1,0 +1,490 @@
+import ChatDomain
+import ClusterBus
+import Foundation
+import Logging
+import NIOCore
+import Wire
+
+/// One client connection: decodes requests, asks the session state machine what they mean,
+/// performs the cluster operations they need, and writes the responses and pushes of
+/// PROTOCOL.md in their documented order.
+///
+/// Requests are handled one at a time in arrival order: while a cluster operation is in
+/// flight, later requests wait in a bounded queue and reading pauses when it is full.
+/// Responses written while handling input are flushed once per read batch.
+final class SessionHandler: ChannelDuplexHandler {
+    typealias InboundIn = InboundFrame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let id: SessionID
+    private let node: NodeContext
+    private let registry: LoopRegistry
+    private var state: SessionState
+    private var context: ChannelHandlerContext?
+    private var remoteAddress = "unknown"
+    private var admitted = false
+    private var ended = false
+
+    /// Requests waiting for the one in flight.
+    private var queue = CircularBuffer<ClientRequest>()
+    private var busy = false
+    private var readHeld = false
+    private static let maxQueued = 64
+
+    private var framesSeen = 0
+    private var malformedFrames = 0
+
+    /// A join in flight: room events that arrive for it before its response wait here.
+    private var pendingJoin: (room: RoomRef, buffered: [ByteBuffer], bytes: Int)?
+    /// The creator of a listed room sends its own `UpdateRoomList CreateRoom` in order
+    /// (before `JoinRoom`), so the cluster's copy of that push is skipped once.
+    private var suppressCreatedPush: RoomRef?
+    /// Something was written and not flushed yet.
+    private var needsFlush = false
+    /// The loop registry will flush this session at the end of its current batch.
+    private var awaitingBatchFlush = false
+
+    init(id: SessionID, node: NodeContext, registry: LoopRegistry) {
+        self.id = id
+        self.node = node
+        self.registry = registry
+        self.state = SessionState(limits: node.configuration.limits, defaultZone: node.configuration.defaultZone)
+    }
+
+    // MARK: Connection life cycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if !node.configuration.proxyProtocol {
+            begin(clientAddress: context.channel.remoteAddress)
+        }
+        context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let proxied = event as? ProxiedConnection {
+            begin(clientAddress: proxied.source)
+        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            node.metrics.idleClosed.add(1, ordering: .relaxed)
+            node.logger.debug("closing idle session", metadata: ["session": "\(id)"])
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    /// Admits the connection (or denies it) once its client address is known.
+    private func begin(clientAddress: SocketAddress?) {
+        guard let context, !admitted, !ended else { return }
+        remoteAddress = clientAddress?.ipAddress ?? "unknown"
+        guard node.limiter.admit(remoteAddress) else {
+            node.metrics.denied.add(1, ordering: .relaxed)
+            node.logger.notice("connection denied: server is full", metadata: ["client": "\(remoteAddress)"])
+            ended = true
+            context.write(wrapOutboundOut(ServerEvent.connectionDenied(reason: Reason.serverFull.rawValue).encoded()), promise: nil)
+            closeAfterWrites(context)
+            return
+        }
+        admitted = true
+        node.metrics.accepted.add(1, ordering: .relaxed)
+        registry.add(self)
+        context.writeAndFlush(wrapOutboundOut(ServerEvent.connectionAccepted.encoded()), promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        end()
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable, !ended {
+            // More than the outbound bound is waiting for this client: it is not reading.
+            node.metrics.slowReadersCut.add(1, ordering: .relaxed)
+            node.logger.notice("disconnecting slow reader", metadata: ["session": "\(id)", "client": "\(remoteAddress)"])
+            context.close(promise: nil)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        node.logger.debug("connection error", metadata: ["session": "\(id)", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    /// The session is over: forget it locally and end it in the cluster, after any
+    /// operation still in flight (so a login completing late cannot leave a ghost).
+    private func end() {
+        guard !ended else { return }
+        ended = true
+        queue.removeAll()
+        pendingJoin = nil
+        guard admitted else { return }
+        node.limiter.release(remoteAddress)
+        registry.remove(self, zone: state.isLoggedIn ? state.zone : nil)
+        if !busy { logoutFromCluster() }
+    }
+
+    /// Flushes what was written, then closes: the client reads the last message first.
+    private func closeAfterWrites(_ context: ChannelHandlerContext) {
+        needsFlush = false
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    private func logoutFromCluster() {
+        guard state.isLoggedIn else { return }
+        let bus = node.bus
+        let id = id
+        Task { await bus.logout(session: id) }
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard admitted, !ended else { return }
+        node.metrics.framesIn.add(1, ordering: .relaxed)
+        framesSeen += 1
+        switch unwrapInboundIn(data) {
+        case .tooLarge:
+            write(.error(.messageTooLarge, action: ""))
+            closeAfterWrites(context)
+        case .document(let frame):
+            if framesSeen == 1, isPolicyFileRequest(frame) {
+                writeBytes(policyFileResponse(domain: node.configuration.policyDomain, port: node.configuration.port))
+                closeAfterWrites(context)
+                return
+            }
+            do {
+                let request = try ClientRequest.decode(frame, limits: node.xmlLimits)
+                enqueue(request)
+            } catch {
+                malformed(context: context, error: error)
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if queue.count >= Self.maxQueued {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func malformed(context: ChannelHandlerContext, error: any Error) {
+        node.metrics.malformed.add(1, ordering: .relaxed)
+        malformedFrames += 1
+        write(.error(.malformedMessage, action: ""))
+        if malformedFrames > node.configuration.maxMalformedFrames {
+            node.logger.notice("disconnecting client after too many malformed frames",
+                               metadata: ["session": "\(id)", "client": "\(remoteAddress)", "last_error": "\(error)"])
+            closeAfterWrites(context)
+        }
+    }
+
+    private func enqueue(_ request: ClientRequest) {
+        if busy {
+            queue.append(request)
+        } else {
+            handle(request)
+        }
+    }
+
+    /// Runs queued requests until one needs the cluster or the queue is empty.
+    private func drain() {
+        while !busy, !ended, let next = queue.popFirst() {
+            handle(next)
+        }
+        flushIfNeeded()
+        if readHeld, queue.count < Self.maxQueued, let context {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    // MARK: Requests
+
+    private func handle(_ request: ClientRequest) {
+        switch request {
+        case .login(let name, let password, let variables):
+            login(name: name, password: password, variables: variables.map(Variable.init))
+        case .createRoom(let zone, let spec):
+            let options = RoomOptions(password: spec.password, hidden: spec.hidden, updatable: spec.updatable,
+                                      capacity: spec.capacity, description: spec.description)
+            switch state.checkCreate(zone: zone, room: spec.name, options: options) {
+            case .failure(let reason): write(.createRoomFailure(reason: reason.rawValue))
+            case .success(let (room, options)): join(room, password: nil, create: options)
+            }
+        case .joinRoom(let zone, let room, let password):
+            switch state.checkJoin(zone: zone, room: room) {
+            case .failure(let reason): write(.joinRoomFailure(reason: reason.rawValue))
+            case .success(let room): join(room, password: password, create: nil)
+            }
+        case .leaveRoom:
+            leaveRoom()
+        case .logout:
+            write(.logoutSuccess)
+            if let context { closeAfterWrites(context) }
+        case .publicMessage(let text, let variables):
+            publicMessage(text: text, variables: variables)
+        case .privateMessage(let names, let text, let variables):
+            privateMessage(to: names, text: text, variables: variables)
+        case .getLoggedInUserCount:
+            let bus = node.bus
+            perform({ () async throws(ClusterError) -> Int in try await bus.loggedInCount() }) { session, result in
+                switch result {
+                case .success(let count): session.write(.loggedInUserCount(count))
+                case .failure: session.write(.error(.clusterUnavailable, action: request.action))
+                }
+            }
+        case .getServerTime:
+            write(.serverTime(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))))
+        case .getRoomsInZone(let raw):
+            guard let zone = state.resolveZone(raw) else {
+                write(.roomsInZone(zone: raw, zoneUsers: 0, rooms: []))
+                return
+            }
+            let bus = node.bus
+            perform({ () async throws(ClusterError) -> ZoneListing in try await bus.zoneListing(zone) }) { session, result in
+                switch result {
+                case .success(let listing): session.write(.roomsInZone(listing))
+                case .failure: session.write(.error(.clusterUnavailable, action: request.action))
+                }
+            }
+        case .ping:
+            write(.pong)
+        case .unknown(let action):
+            write(.error(.unknownAction, action: action))
+        }
+    }
+
+    private func login(name: String, password: String, variables: [Variable]) {
+        switch state.checkLogin(name: name, password: password, variables: variables) {
+        case .failure(let reason):
+            write(.loginDenied(reason: reason.rawValue))
+        case .success(let (name, profile)):
+            let request = LoginRequest(session: id, name: name, profile: profile, zone: state.defaultZone)
+            let bus = node.bus
+            perform({ () async throws(ClusterError) -> LoginOutcome in try await bus.login(request) }) { session, result in
+                switch result {
+                case .success(.accepted(let listing)):
+                    session.state.loggedIn(as: name, profile: profile)
+                    if session.ended {
+                        return // logged out right after, once this completes
+                    }
+                    session.registry.enterZone(session, zone: listing.zone)
+                    session.write(.roomList(listing))
+                    session.write(.loginAccepted)
+                case .success(.nameInUse):
+                    session.write(.loginDenied(reason: Reason.nameInUse.rawValue))
+                case .failure:
+                    session.write(.loginDenied(reason: Reason.clusterUnavailable.rawValue))
+                }
+            }
+        }
+    }
+
+    private func join(_ room: RoomRef, password: String?, create: RoomOptions?) {
+        let request = JoinRequest(session: id, room: room, password: password, create: create)
+        pendingJoin = (room, [], 0)
+        if let create, !create.hidden { suppressCreatedPush = room }
+        let bus = node.bus
+        perform({ () async throws(ClusterError) -> JoinOutcome in try await bus.join(request) }) { session, result in
+            let buffered = session.pendingJoin?.buffered ?? []
+            session.pendingJoin = nil
+            let failure: Reason
+            switch result {
+            case .success(.joined(let joined)):
+                session.completeJoin(joined, buffered: buffered)
+                return
+            case .success(.failed(let reason)): failure = reason
+            case .failure: failure = .clusterUnavailable
+            }
+            if session.suppressCreatedPush == room { session.suppressCreatedPush = nil }
+            session.write(create != nil ? .createRoomFailure(reason: failure.rawValue) : .joinRoomFailure(reason: failure.rawValue))
+        }
+    }
+
+    /// JoinRoom success in the order of PROTOCOL.md: CreateRoom result, RoomList of a new
+    /// zone, UpdateRoomList CreateRoom, JoinRoom, then the room's events since the join.
+    private func completeJoin(_ joined: JoinedRoom, buffered: [ByteBuffer]) {
+        let previousZone = state.zone
+        state.joined(joined.room)
+        if ended { return }
+        if joined.created { write(.createRoomSuccess) }
+        if var listing = joined.newZone {
+            registry.leaveZone(id, zone: previousZone)
+            registry.enterZone(self, zone: listing.zone)
+            if joined.created { listing.rooms.removeAll { $0.name == joined.room.name } }
+            write(.roomList(listing))
+        }
+        if joined.created, !joined.summary.hidden {
+            write(.updateRoomList(ZoneChange(kind: .created, zone: joined.room.zone, zoneUsers: joined.zoneUsers, room: joined.summary)))
+        }
+        let users = joined.members.map(WireUser.init)
+        write(.joinRoomSuccess(room: WireRoom(joined.summary), roomVariables: [], users: users))
+        for bytes in buffered { writeBytes(bytes) }
+    }
+
+    private func leaveRoom() {
+        guard state.room != nil else {
+            write(.leaveRoomFailure(reason: Reason.notInRoom.rawValue))
+            return
+        }
+        let bus = node.bus
+        let id = id
+        perform({ () async throws(ClusterError) -> Bool in try await bus.leave(session: id) }) { session, result in
+            switch result {
+            case .success(let left):
+                session.state.leftRoom()
+                session.write(left ? .leaveRoomSuccess : .leaveRoomFailure(reason: Reason.notInRoom.rawValue))
+            case .failure:
+                session.write(.leaveRoomFailure(reason: Reason.clusterUnavailable.rawValue))
+            }
+        }
+    }
+
+    private func publicMessage(text: String, variables: [WireVariable]) {
+        let action = "SendPublicMessage"
+        switch state.checkPublicMessage(text, now: NIODeadline.now().uptimeNanoseconds) {
+        case .failure(let reason):
+            write(.error(reason, action: action))
+        case .success(let room):
+            let bytes = ServerEvent.publicMessage(text: text, sender: state.profile?.name ?? "", variables: variables).encoded()
+            do throws(ClusterError) {
+                try node.bus.publish(to: room, message: bytes)
+            } catch {
+                write(.error(.clusterUnavailable, action: action))
+            }
+        }
+    }
+
+    private func privateMessage(to names: [String], text: String, variables: [WireVariable]) {
+        let action = "SendPrivateMessage"
+        switch state.checkPrivateMessage(text, now: NIODeadline.now().uptimeNanoseconds) {
+        case .failure(let reason):
+            write(.error(reason, action: action))
+        case .success:
+            let bytes = ServerEvent.privateMessage(text: text, sender: state.profile?.name ?? "", variables: variables).encoded()
+            let keys = names.map(UserName.key(for:))
+            let bus = node.bus
+            perform({ () async throws(ClusterError) -> [Int] in try await bus.sendPrivate(to: keys, message: bytes) }) { session, result in
+                switch result {
+                case .success(let missing):
+                    for index in missing { session.write(.error(.userNotFound, action: action, detail: names[index])) }
+                case .failure:
+                    session.write(.error(.clusterUnavailable, action: action))
+                }
+            }
+        }
+    }
+
+    /// Runs one cluster operation; later requests wait until `then` has run on this loop.
+    private func perform<T: Sendable>(_ operation: @escaping @Sendable () async throws(ClusterError) -> T,
+                                      then: @escaping (SessionHandler, Result<T, ClusterError>) -> Void) {
+        guard let context else { return }
+        busy = true
+        let loop = context.eventLoop
+        let promise = loop.makePromise(of: T.self)
+        promise.completeWithTask { try await operation() }
+        let bound = NIOLoopBound((self, then), eventLoop: loop)
+        promise.futureResult.whenComplete { result in
+            let (session, then) = bound.value
+            session.busy = false
+            then(session, result.mapError { $0 as? ClusterError ?? .unavailable })
+            if session.ended {
+                session.logoutFromCluster()
+            } else {
+                session.drain()
+            }
+        }
+    }
+
+    // MARK: Cluster events (called by the loop registry)
+
+    func receiveRoomEvent(_ bytes: ByteBuffer, in room: RoomRef) {
+        if var pending = pendingJoin, pending.room == room {
+            pending.buffered.append(bytes)
+            pending.bytes += bytes.readableBytes
+            pendingJoin = pending
+            if pending.bytes > node.configuration.maxOutboundBytes { context?.close(promise: nil) }
+            return
+        }
+        guard state.room == room else { return }
+        writeFromBatch(bytes)
+    }
+
+    func receiveZoneEvent(_ bytes: ByteBuffer, change: ZoneChange) {
+        if change.kind == .created, let suppressed = suppressCreatedPush,
+           suppressed.zone == change.zone, suppressed.name == change.room.name {
+            suppressCreatedPush = nil
+            return
+        }
+        writeFromBatch(bytes)
+    }
+
+    func receiveDirect(_ bytes: ByteBuffer) {
+        guard state.isLoggedIn else { return }
+        writeFromBatch(bytes)
+    }
+
+    func evict(_ reason: Reason) {
+        node.logger.notice("session ended by the cluster", metadata: ["session": "\(id)", "reason": "\(reason.rawValue)"])
+        write(.error(reason, action: "", detail: "This session was ended by the server."))
+        if let context { closeAfterWrites(context) }
+    }
+
+    /// Closes the connection for node shutdown.
+    func closeForShutdown() {
+        context?.close(promise: nil)
+    }
+
+    func flushBatch() {
+        awaitingBatchFlush = false
+        flushIfNeeded()
+    }
+
+    // MARK: Writing
+
+    private func write(_ event: ServerEvent) {
+        writeBytes(event.encoded())
+    }
+
+    /// Writes a response; flushed at the end of the read batch or of the operation.
+    private func writeBytes(_ bytes: ByteBuffer) {
+        guard let context, !ended else { return }
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        needsFlush = true
+    }
+
+    /// Writes a cluster event; flushed once when the registry finishes the batch.
+    private func writeFromBatch(_ bytes: ByteBuffer) {
+        guard let context, !ended else { return }
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        needsFlush = true
+        if !awaitingBatchFlush {
+            awaitingBatchFlush = true
+            registry.markTouched(self)
+        }
+    }
+
+    private func flushIfNeeded() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
+    }
+}
+
+/// Fired by the PROXY protocol decoder with the client's real address.
+struct ProxiedConnection: Sendable {
+    let source: SocketAddress?
+}
