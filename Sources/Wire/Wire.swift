@@ -1,1 +1,0 @@
-// Wire module: framing, XML reader/writer, typed protocol messages.

@@ -1,0 +1,263 @@
+import NIOCore
+import Testing
+
+@testable import Wire
+
+@Suite struct XMLReaderTests {
+    // MARK: Accepted documents
+
+    @Test func parsesElementsAttributesAndText() throws {
+        let root = try parse(#"<a x="1" y='two'><b>hello</b><c/>tail</a>"#)
+        #expect(root.name == "a")
+        #expect(root.attributes == [XMLAttribute(name: "x", value: "1"), XMLAttribute(name: "y", value: "two")])
+        #expect(root.children.map(\.name) == ["b", "c"])
+        #expect(root.children[0].text == "hello")
+        #expect(root.children[1] == XMLElement(name: "c"))
+        #expect(root.text == "tail")
+    }
+
+    @Test func textIsAllDirectCharacterDataConcatenated() throws {
+        let root = try parse("<a>x<b>inner</b>y<![CDATA[z]]></a>")
+        #expect(root.text == "xyz")
+        #expect(root.children.first?.text == "inner")
+    }
+
+    @Test func whitespaceInsideTagsIsAllowed() throws {
+        let root = try parse("<a \n x = \"1\"\t></a >")
+        #expect(root.attribute("x") == "1")
+    }
+
+    @Test func lineEndsAndAttributeWhitespaceAreKeptByteForByte() throws {
+        let root = try parse("<a v=\"1\r\n2\">line\r\nnext\r</a>")
+        #expect(root.text == "line\r\nnext\r")
+        #expect(root.attribute("v") == "1\r\n2")
+    }
+
+    @Test func nonASCIITextAndNamesAreAccepted() throws {
+        let root = try parse("<café lang='fr'>naïve 😀 日本</café>")
+        #expect(root.name == "café")
+        #expect(root.text == "naïve 😀 日本")
+    }
+
+    @Test func xmlDeclarationIsAcceptedAtTheStart() throws {
+        #expect(try parse(#"<?xml version="1.0"?><a/>"#).name == "a")
+        #expect(try parse(" \n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<a/>").name == "a")
+        #expect(try parse("<?xml?><a/>").name == "a")
+    }
+
+    @Test func commentsAreSkipped() throws {
+        let root = try parse("<!-- before --><a>x<!-- <b/> & -->y</a><!-- after -->\n")
+        #expect(root.text == "xy")
+        #expect(root.children.isEmpty)
+    }
+
+    @Test func trailingWhitespaceIsAllowed() throws {
+        #expect(try parse("<a/>\r\n\t ").name == "a")
+    }
+
+    @Test func parsesOnlyTheReadableBytes() throws {
+        var buffer = ByteBuffer(string: "garbage<a>x</a>")
+        buffer.moveReaderIndex(forwardBy: 7)
+        #expect(try XMLReader.parse(buffer).text == "x")
+    }
+
+    // MARK: Entities, references, CDATA
+
+    @Test func predefinedEntitiesAndCharacterReferencesDecode() throws {
+        let root = try parse("<a v='&#65;&#x42;&lt;&amp;'>&#65;&#x42;&lt;&amp;&gt;&quot;&apos;&#x1F600;&#233;</a>")
+        #expect(root.text == "AB<&>\"'😀é")
+        #expect(root.attribute("v") == "AB<&")
+    }
+
+    @Test func cdataKeepsMarkupAndBracketsLiterally() throws {
+        let root = try parse("<a>1<![CDATA[<b>&amp;</b> ]] ]> ]]]]><![CDATA[>]]>2</a>")
+        #expect(root.text == "1<b>&amp;</b> ]] ]> ]]>2")
+    }
+
+    @Test func undefinedOrMalformedReferencesAreRefused() {
+        #expect(refusal("<a>&nbsp;</a>") == .undefinedEntity)
+        #expect(refusal("<a>&lol9;</a>") == .undefinedEntity)
+        #expect(refusal("<a>a & b</a>") == .undefinedEntity)
+        #expect(refusal("<a>&amp</a>") == .undefinedEntity)
+        #expect(refusal("<a>&#;</a>") == .malformedCharacterReference)
+        #expect(refusal("<a>&#x;</a>") == .malformedCharacterReference)
+        #expect(refusal("<a>&#12a;</a>") == .malformedCharacterReference)
+        #expect(refusal("<a>&#X41;</a>") == .malformedCharacterReference)
+    }
+
+    @Test func characterReferencesToNonCharactersAreRefused() {
+        for reference in ["&#1;", "&#x1F;", "&#0;", "&#xD800;", "&#xFFFE;", "&#x110000;", "&#99999999999999999999;"] {
+            #expect(refusal("<a>\(reference)</a>") == .illegalCharacter, "\(reference)")
+            #expect(refusal("<a v='\(reference)'/>") == .illegalCharacter, "\(reference) in attribute")
+        }
+        #expect(refusal("<a>&#9;&#10;&#13;&#x10FFFF;</a>") == nil)
+    }
+
+    @Test func cdataEndInTextIsRefused() {
+        #expect(refusal("<a>x]]>y</a>") == .cdataEndInText)
+        #expect(refusal("<a>x]]&gt;y ]>]</a>") == nil)
+    }
+
+    // MARK: Characters and UTF-8
+
+    @Test func controlCharactersAreRefused() {
+        #expect(refusal(bytes: Array("<a>x".utf8) + [0x01] + Array("</a>".utf8)) == .illegalCharacter)
+        #expect(refusal(bytes: Array("<a v='".utf8) + [0x1F] + Array("'/>".utf8)) == .illegalCharacter)
+        #expect(refusal(bytes: Array("<a>".utf8) + [0x00] + Array("</a>".utf8)) == .illegalCharacter)
+        #expect(refusal(bytes: Array("<a><![CDATA[".utf8) + [0x08] + Array("]]></a>".utf8)) == .illegalCharacter)
+        #expect(refusal("<a>\u{FFFE}</a>") == .illegalCharacter)
+    }
+
+    @Test(arguments: [
+        ("bad continuation", [0xC3, 0x28]),
+        ("stray continuation", [0x80]),
+        ("overlong 2-byte", [0xC0, 0xAF]),
+        ("overlong 3-byte", [0xE0, 0x80, 0xAF]),
+        ("overlong 4-byte", [0xF0, 0x80, 0x80, 0xAF]),
+        ("surrogate", [0xED, 0xA0, 0x80]),
+        ("beyond U+10FFFF", [0xF4, 0x90, 0x80, 0x80]),
+        ("invalid lead", [0xF8, 0x88, 0x80, 0x80, 0x80]),
+        ("truncated before markup", [0xE2, 0x82]),
+    ] as [(String, [UInt8])])
+    func invalidUTF8IsRefused(_ name: String, _ sequence: [UInt8]) {
+        #expect(refusal(bytes: Array("<a>".utf8) + sequence + Array("</a>".utf8)) == .invalidUTF8, "text")
+        #expect(refusal(bytes: Array("<a v='".utf8) + sequence + Array("'/>".utf8)) == .invalidUTF8, "attribute")
+        #expect(refusal(bytes: Array("<a".utf8) + sequence + Array("/>".utf8)) == .invalidUTF8, "name")
+    }
+
+    @Test func utf8TruncatedAtTheEndOfInputIsRefused() {
+        #expect(refusal(bytes: Array("<a/><!--".utf8) + [0xF0, 0x9F, 0x98]) == .invalidUTF8)
+    }
+
+    // MARK: Declarations and processing instructions
+
+    @Test func doctypeIsRefused() {
+        #expect(refusal("<!DOCTYPE a><a/>") == .doctypeNotAllowed)
+        #expect(refusal("<?xml version=\"1.0\"?>\n<!DOCTYPE a SYSTEM \"file:///etc/passwd\"><a/>") == .doctypeNotAllowed)
+    }
+
+    @Test func billionLaughsIsRefused() {
+        let payload = """
+            <?xml version="1.0"?>
+            <!DOCTYPE lolz [
+             <!ENTITY lol "lol">
+             <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+             <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+            ]>
+            <lolz>&lol3;</lolz>
+            """
+        #expect(refusal(payload) == .doctypeNotAllowed)
+    }
+
+    @Test func entityDeclarationsAreRefused() {
+        #expect(refusal(#"<!ENTITY x "y"><a/>"#) == .declarationNotAllowed)
+        #expect(refusal(#"<a><!ENTITY x "y"></a>"#) == .declarationNotAllowed)
+        #expect(refusal("<a><!DOCTYPE a></a>") == .doctypeNotAllowed)
+        #expect(refusal("<![CDATA[x]]><a/>") == .declarationNotAllowed)
+    }
+
+    @Test func processingInstructionsOtherThanTheDeclarationAreRefused() {
+        #expect(refusal(#"<?xml-stylesheet href="a"?><a/>"#) == .processingInstructionNotAllowed)
+        #expect(refusal("<?php echo 1; ?><a/>") == .processingInstructionNotAllowed)
+        #expect(refusal("<a><?pi data?></a>") == .processingInstructionNotAllowed)
+        #expect(refusal("<a/><?pi?>") == .processingInstructionNotAllowed)
+        #expect(refusal(#"<!-- first --><?xml version="1.0"?><a/>"#) == .processingInstructionNotAllowed)
+        #expect(refusal(#"<?xml version="1.0"?><?xml version="1.0"?><a/>"#) == .processingInstructionNotAllowed)
+    }
+
+    // MARK: Well-formedness
+
+    @Test(arguments: [
+        ("", XMLParseError.Reason.missingRootElement),
+        (" \n ", .missingRootElement),
+        ("<!-- only -->", .missingRootElement),
+        ("text", .contentOutsideRootElement),
+        ("x<a/>", .contentOutsideRootElement),
+        ("<a/>x", .contentOutsideRootElement),
+        ("<a/><b/>", .contentOutsideRootElement),
+        ("<a>", .unexpectedEnd),
+        ("<a><b></b>", .unexpectedEnd),
+        ("<a", .unexpectedEnd),
+        ("<a x='1", .unexpectedEnd),
+        ("<a>x</b>", .mismatchedEndTag),
+        ("<a><b></a></b>", .mismatchedEndTag),
+        ("<a></A>", .mismatchedEndTag),
+        ("</a>", .invalidName),
+        ("<1a/>", .invalidName),
+        ("<a x=1/>", .unquotedAttributeValue),
+        ("<a x/>", .malformedMarkup),
+        ("<a x='1\"/>", .unexpectedEnd),
+        ("<a x='1'y='2'/>", .malformedMarkup),
+        ("<a x='1' x='2'/>", .duplicateAttribute),
+        ("<a x='a<b'/>", .lessThanInAttributeValue),
+        ("<a x='a&b'/>", .undefinedEntity),
+        ("<a/ >", .malformedMarkup),
+        ("<a><!-- a -- b --></a>", .malformedComment),
+        ("<a><!-- x ---></a>", .malformedComment),
+        ("<a><![CDATA[x</a>", .unexpectedEnd),
+    ])
+    func malformedDocumentsAreRefused(_ document: String, _ reason: XMLParseError.Reason) {
+        #expect(refusal(document) == reason)
+    }
+
+    @Test func errorsCarryTheOffsetAndDescribeThemselves() {
+        do {
+            _ = try parse("<a>x</b>")
+            Issue.record("expected a parse error")
+        } catch {
+            #expect(error == XMLParseError(.mismatchedEndTag, at: 4))
+            #expect(error.description.contains("mismatchedEndTag"))
+            #expect(error.description.contains("4"))
+        }
+    }
+
+    // MARK: Limits
+
+    @Test func nestingUpToTheLimitIsAcceptedAndBeyondRefused() {
+        func nested(_ depth: Int) -> String {
+            String(repeating: "<e>", count: depth) + String(repeating: "</e>", count: depth)
+        }
+        #expect(refusal(nested(32)) == nil)
+        #expect(refusal(nested(33)) == .tooDeep)
+        #expect(refusal(String(repeating: "<e>", count: 32) + "<e/>" + String(repeating: "</e>", count: 32)) == .tooDeep)
+        #expect(refusal(nested(4), limits: XMLLimits(maxDepth: 3)) == .tooDeep)
+    }
+
+    @Test func tenThousandDeepNestingFailsFast() {
+        let depth = 10_000
+        let document = String(repeating: "<e>", count: depth) + String(repeating: "</e>", count: depth)
+        let clock = ContinuousClock()
+        var failure: XMLParseError?
+        let elapsed = clock.measure {
+            failure = refusalError(document)
+        }
+        #expect(failure?.reason == .tooDeep)
+        #expect(failure?.offset == 32 * 3, "refused at the 33rd start tag, not after reading everything")
+        #expect(elapsed < .milliseconds(100))
+    }
+
+    @Test func attributeCountUpToTheLimitIsAcceptedAndBeyondRefused() {
+        func element(attributes count: Int) -> String {
+            "<a" + (0..<count).map { " a\($0)='\($0)'" }.joined() + "/>"
+        }
+        #expect(refusal(element(attributes: 32)) == nil)
+        #expect(refusal(element(attributes: 33)) == .tooManyAttributes)
+        #expect(refusal(element(attributes: 3), limits: XMLLimits(maxAttributes: 2)) == .tooManyAttributes)
+    }
+
+    @Test func nameLengthIsLimited() {
+        let limits = XMLLimits(maxNameBytes: 8)
+        #expect(refusal("<abcdefgh/>", limits: limits) == nil)
+        #expect(refusal("<abcdefghi/>", limits: limits) == .nameTooLong)
+        #expect(refusal("<a abcdefghi='1'/>", limits: limits) == .nameTooLong)
+    }
+
+    @Test func valueLengthIsLimited() {
+        let limits = XMLLimits(maxValueBytes: 8)
+        #expect(refusal("<a v='12345678'>12345678</a>", limits: limits) == nil)
+        #expect(refusal("<a v='123456789'/>", limits: limits) == .valueTooLong)
+        #expect(refusal("<a>123456789</a>", limits: limits) == .valueTooLong)
+        #expect(refusal("<a>1234<b/>5678<![CDATA[9]]></a>", limits: limits) == .valueTooLong)
+        #expect(refusal("<a>12345678&amp;</a>", limits: limits) == .valueTooLong)
+    }
+}
