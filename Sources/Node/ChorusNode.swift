@@ -50,7 +50,7 @@ struct ChorusNode {
             logger.info("no Redis configured: running alone on the in-process bus")
             return InProcessBus(nodeID: nodeID, rules: rules)
         }
-        _ = url
-        throw ConfigurationError("--redis: the Redis bus is not built yet")
+        return try RedisClusterBus(nodeID: nodeID, url: url, prefix: configuration.redisPrefix, rules: rules,
+                                   eventLoop: group.next(), logger: logger)
     }
 }

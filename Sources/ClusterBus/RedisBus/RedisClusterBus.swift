@@ -1,0 +1,359 @@
+import ChatDomain
+import Logging
+import NIOCore
+import Synchronization
+
+/// The cluster on Redis: names, sessions, rooms and zones in Redis keys, changed only by
+/// the Lua scripts of `RedisScripts` (atomic, each publishing the event it causes), and
+/// events fanned out with pub/sub: one channel per room (subscribed while this node has
+/// members there), one for room-list changes, one per node for private messages.
+///
+/// Every event, including those this node causes, reaches the node from its subscription,
+/// so all members of a room, on every node, see the room's events in Redis's one order.
+///
+/// The bus mirrors its own live sessions locally, so that when Redis comes back empty (or
+/// the node was taken for dead) it can put them back: see `recover()`.
+public final class RedisClusterBus: ClusterBus {
+    public let nodeID: NodeID
+    private let keys: RedisKeys
+    private let rules: ClusterRules
+    private let logger: Logger
+    private let configuration: RedisConfiguration
+    private let eventLoop: any EventLoop
+    private let scripts: RedisScriptRunner
+    private let local = Mutex(LocalState())
+    private let sinkBox = Mutex<(any ClusterEventSink)?>(nil)
+    private let linkBox = Mutex<RedisLink?>(nil)
+    private let heartbeat = Mutex<RepeatedTask?>(nil)
+
+    /// How long a node counts as alive after its last heartbeat; heartbeats go every third of it.
+    static let heartbeatTTL: TimeAmount = .seconds(6)
+
+    public init(nodeID: NodeID, url: String, prefix: String, rules: ClusterRules,
+                eventLoop: any EventLoop, logger: Logger) throws {
+        self.nodeID = nodeID
+        self.configuration = try RedisConfiguration(url: url)
+        self.keys = RedisKeys(prefix: prefix)
+        self.rules = rules
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.scripts = RedisScriptRunner(prefix: prefix)
+    }
+
+    private var link: RedisLink {
+        get throws(ClusterError) {
+            guard let link = linkBox.withLock({ $0 }) else { throw .unavailable }
+            return link
+        }
+    }
+
+    // MARK: Life cycle
+
+    public func start(sink: any ClusterEventSink) async throws {
+        sinkBox.withLock { $0 = sink }
+        let link = RedisLink(
+            configuration: configuration, eventLoop: eventLoop, logger: logger,
+            onMessages: { [weak self] batch in self?.received(batch) },
+            onReconnect: { [weak self] in try await self?.recover() }
+        )
+        linkBox.withLock { $0 = link }
+        logger.info("connecting to Redis at \(configuration.redacted)")
+        try await link.start()
+        try await link.subscribe([keys.zonesChannel, keys.nodeChannel(nodeID)]).get()
+        try await recover()
+        let loop = eventLoop
+        let task = loop.scheduleRepeatedAsyncTask(initialDelay: .seconds(2), delay: .seconds(2)) { [weak self] _ in
+            let promise = loop.makePromise(of: Void.self)
+            promise.completeWithTask { await self?.beat() }
+            return promise.futureResult
+        }
+        heartbeat.withLock { $0 = task }
+    }
+
+    public func shutdown() async {
+        heartbeat.withLock { $0?.cancel(); $0 = nil }
+        if let link = linkBox.withLock({ $0 }) {
+            do {
+                let removed = try await scripts.run(.deregister, [nodeID.rawValue], on: link)
+                logger.info("left the cluster, removed \(removed.int ?? 0) sessions from Redis")
+            } catch {
+                logger.warning("could not remove this node's sessions from Redis (\(error)); other nodes will reap them within 10 s")
+            }
+            await link.shutdown()
+        }
+        local.withLock { $0 = LocalState() }
+    }
+
+    /// One heartbeat: refresh this node's liveness; if Redis had forgotten the node (it
+    /// restarted, or took this node for dead), put its sessions back; reap dead nodes.
+    private func beat() async {
+        guard let link = try? link else { return }
+        do {
+            async let registered = scripts.run(.heartbeat, [nodeID.rawValue, "\(Self.heartbeatTTL.nanoseconds / 1_000_000)"], on: link)
+            async let reaped = scripts.run(.reapDead, [nodeID.rawValue], on: link)
+            if try await registered.int == 1 {
+                logger.warning("Redis had lost this node's registration: restoring its sessions")
+                try await recover()
+            }
+            if let nodes = try await reaped.array, !nodes.isEmpty {
+                logger.notice("reaped dead nodes: \(nodes.compactMap(\.string).joined(separator: ", "))")
+            }
+        } catch {
+            logger.debug("heartbeat failed: \(error)")
+        }
+    }
+
+    /// (Re-)registers this node and everything it holds: scripts, heartbeat, permanent
+    /// rooms; releases sessions Redis still has but this node no longer does; puts back the
+    /// sessions Redis lost. A session whose name a live session elsewhere took meanwhile is
+    /// ended. Runs at start, after every reconnection, and when a heartbeat finds the node
+    /// unregistered.
+    func recover() async throws {
+        let link = try link
+        try await scripts.load(on: link)
+        _ = try await scripts.run(.heartbeat, [nodeID.rawValue, "\(Self.heartbeatTTL.nanoseconds / 1_000_000)"], on: link)
+        for (room, options) in rules.permanentRooms {
+            _ = try await scripts.run(.ensurePermanentRoom, [room.zone, room.name, options.password ?? "",
+                                                              options.hidden ? "1" : "0", options.updatable ? "1" : "0",
+                                                              "\(options.capacity ?? -1)", options.description], on: link)
+        }
+        let sessions = local.withLock { $0.sessions }
+        let registered = try await link.send(["SMEMBERS", "\(keys.prefix)node:\(nodeID.rawValue):sessions"]).get()
+        for stale in (registered.array ?? []).compactMap(\.string) where !sessions.keys.contains(where: { $0.description == stale }) {
+            _ = try await scripts.run(.logout, [stale], on: link)
+        }
+        // Pipelined: every restore is sent before the first reply is awaited.
+        let restores = sessions.map { id, session in
+            let options = session.roomOptions ?? RoomOptions()
+            let args = [nodeID.rawValue, id.description, session.nameKey, session.profile, session.zone,
+                        session.room.map(RedisKeys.roomRef) ?? "", options.password ?? "", options.hidden ? "1" : "0",
+                        options.updatable ? "1" : "0", "\(options.capacity ?? -1)", options.description,
+                        options.permanent ? "1" : "0"]
+            return (id, scripts.start(.restore, args, on: link))
+        }
+        var evicted: [ClusterEvent] = []
+        var restored = 0
+        for (id, reply) in restores {
+            switch try await reply.get().string {
+            case "restored": restored += 1
+            case "conflict":
+                logger.notice("session \(id) lost its name to another node during the outage; ending it")
+                evicted.append(.evict(id, .nameInUse))
+            default: break
+            }
+        }
+        if restored > 0 { logger.notice("restored \(restored) sessions in Redis") }
+        if !evicted.isEmpty { deliver(evicted) }
+    }
+
+    // MARK: Operations
+
+    public func login(_ request: LoginRequest) async throws(ClusterError) -> LoginOutcome {
+        let profile = request.profile.serialized
+        let reply = try await run(.login, [request.session.description, nodeID.rawValue, request.name.key, profile, request.zone])
+        var cursor = try ReplyCursor(reply)
+        guard try cursor.int() == 1 else { return .nameInUse }
+        let listing = try cursor.listing(zone: request.zone)
+        local.withLock {
+            $0.sessions[request.session] = LocalSession(nameKey: request.name.key, profile: profile, zone: request.zone)
+        }
+        return .accepted(listing)
+    }
+
+    public func join(_ request: JoinRequest) async throws(ClusterError) -> JoinOutcome {
+        try await subscribe(to: request.room)
+        let options = request.create ?? RoomOptions()
+        let reply: RESPValue
+        do {
+            reply = try await run(.join, [request.session.description, request.room.zone, request.room.name,
+                                          request.create != nil ? (options.password ?? "") : (request.password ?? ""),
+                                          request.create != nil ? "1" : "0", options.hidden ? "1" : "0",
+                                          options.updatable ? "1" : "0", "\(options.capacity ?? -1)", options.description,
+                                          "\(rules.maxRooms ?? -1)"])
+        } catch {
+            unsubscribe(from: request.room)
+            throw error
+        }
+        var cursor = try ReplyCursor(reply)
+        if try cursor.string() == "E" {
+            unsubscribe(from: request.room)
+            guard let reason = Reason(rawValue: try cursor.string()) else { throw .unavailable }
+            return .failed(reason)
+        }
+        let created = try cursor.string() == "1"
+        let leftRef = try cursor.string()
+        let zoneUsers = try cursor.int()
+        let summary = try cursor.room()
+        var members: [UserProfile] = []
+        for _ in 0..<max(0, try cursor.int()) {
+            if let profile = UserProfile(serialized: try cursor.string()) { members.append(profile) }
+        }
+        let newZone = try cursor.int() == 1 ? try cursor.listing(zone: request.room.zone) : nil
+        let left = Self.room(fromRef: leftRef)
+        let roomOptions = RoomOptions(password: summary.passwordProtected ? (request.create?.password ?? request.password) : nil,
+                                      hidden: summary.hidden, updatable: summary.updatable, capacity: summary.capacity,
+                                      description: summary.description, permanent: rules.permanentRooms[request.room] != nil)
+        local.withLock {
+            $0.sessions[request.session]?.room = request.room
+            $0.sessions[request.session]?.zone = request.room.zone
+            $0.sessions[request.session]?.roomOptions = roomOptions
+        }
+        if let left { unsubscribe(from: left) }
+        return .joined(JoinedRoom(room: request.room, summary: summary, members: members, created: created,
+                                  left: left, newZone: newZone, zoneUsers: zoneUsers))
+    }
+
+    public func leave(session: SessionID) async throws(ClusterError) -> Bool {
+        let room = local.withLock { $0.sessions[session]?.room }
+        let left = try await run(.leave, [session.description]).int == 1
+        local.withLock {
+            $0.sessions[session]?.room = nil
+            $0.sessions[session]?.roomOptions = nil
+        }
+        if let room { unsubscribe(from: room) }
+        return left
+    }
+
+    public func logout(session: SessionID) async {
+        guard let removed = local.withLock({ $0.sessions.removeValue(forKey: session) }) else { return }
+        if let room = removed.room { unsubscribe(from: room) }
+        do {
+            _ = try await run(.logout, [session.description])
+        } catch {
+            // Redis is unreachable: recover() releases it when the connection comes back.
+            logger.debug("logout of \(session) deferred until Redis is back")
+        }
+    }
+
+    public func publish(to room: RoomRef, message: ByteBuffer) throws(ClusterError) {
+        let link = try link
+        guard let channel = local.withLock({ $0.rooms[room]?.channel }) else { throw .unavailable }
+        var payload = ByteBuffer()
+        payload.reserveCapacity(message.readableBytes + 1)
+        payload.writeInteger(UInt8(ascii: "M"))
+        payload.writeImmutableBuffer(message)
+        guard link.isConnected else { throw .unavailable }
+        _ = link.send([Self.publishCommand, channel, payload])
+    }
+
+    public func sendPrivate(to nameKeys: [String], message: ByteBuffer) async throws(ClusterError) -> [Int] {
+        let reply = try await run(.sendPrivate, [String(buffer: message)] + nameKeys)
+        return (reply.array ?? []).compactMap { $0.int.map { Int($0) - 1 } }
+    }
+
+    public func zoneListing(_ zone: String) async throws(ClusterError) -> ZoneListing {
+        var cursor = try ReplyCursor(try await run(.listing, [zone]))
+        return try cursor.listing(zone: zone)
+    }
+
+    public func loggedInCount() async throws(ClusterError) -> Int {
+        let link = try link
+        do {
+            guard let count = try await link.send(["HLEN", "\(keys.prefix)names"]).get().int else { throw ClusterError.unavailable }
+            return Int(count)
+        } catch {
+            throw .unavailable
+        }
+    }
+
+    // MARK: Subscriptions
+
+    /// Subscribes to a room's channel before a local session joins it (so the session's own
+    /// join event, and everything after it, arrives); counts local interest.
+    private func subscribe(to room: RoomRef) async throws(ClusterError) {
+        let link = try link
+        let channel = keys.roomChannel(room)
+        let first = local.withLock { state in
+            state.rooms[room, default: RoomInterest(channel: channel)].count += 1
+            state.channels[channel] = room
+            return state.rooms[room]!.count == 1
+        }
+        guard first else { return }
+        do {
+            try await link.subscribe([channel]).get()
+        } catch {
+            unsubscribe(from: room)
+            throw .unavailable
+        }
+    }
+
+    private func unsubscribe(from room: RoomRef) {
+        let channel: ByteBuffer? = local.withLock { state in
+            guard var interest = state.rooms[room] else { return nil }
+            interest.count -= 1
+            if interest.count > 0 {
+                state.rooms[room] = interest
+                return nil
+            }
+            state.rooms[room] = nil
+            state.channels[interest.channel] = nil
+            return interest.channel
+        }
+        if let channel, let link = try? link { _ = link.unsubscribe([channel]) }
+    }
+
+    // MARK: Events
+
+    /// One read's worth of pub/sub messages, in Redis's order, as one batch of events.
+    private func received(_ batch: [(channel: ByteBuffer, payload: ByteBuffer)]) {
+        let zones = keys.zonesChannel
+        let rooms = local.withLock { $0.channels }
+        var events: [ClusterEvent] = []
+        events.reserveCapacity(batch.count)
+        var dropped = 0
+        for (channel, payload) in batch {
+            if let room = rooms[channel] {
+                if let event = RedisEventDecoder.roomEvent(payload) { events.append(.room(room, event)) } else { dropped += 1 }
+            } else if channel == zones {
+                if let change = RedisEventDecoder.zoneChange(payload) { events.append(.zone(change)) } else { dropped += 1 }
+            } else if let event = RedisEventDecoder.nodeEvent(payload) {
+                events.append(event)
+            }
+        }
+        if dropped > 0 { logger.warning("dropped \(dropped) malformed messages from Redis") }
+        if !events.isEmpty { deliver(events) }
+    }
+
+    private func deliver(_ events: [ClusterEvent]) {
+        sinkBox.withLock { $0 }?.deliver(events)
+    }
+
+    // MARK: Helpers
+
+    private static let publishCommand = ByteBuffer(string: "PUBLISH")
+
+    private func run(_ script: RedisScriptRunner.Script, _ args: [String]) async throws(ClusterError) -> RESPValue {
+        let link = try link
+        do {
+            return try await scripts.run(script, args, on: link)
+        } catch {
+            throw .unavailable
+        }
+    }
+
+    private static func room(fromRef ref: String) -> RoomRef? {
+        guard let separator = ref.firstIndex(of: "\u{1F}") else { return nil }
+        return RoomRef(zone: String(ref[..<separator]), name: String(ref[ref.index(after: separator)...]))
+    }
+}
+
+/// What the bus remembers of one of its own sessions, to put it back into Redis.
+struct LocalSession: Sendable {
+    var nameKey: String
+    var profile: String
+    var zone: String
+    var room: RoomRef?
+    var roomOptions: RoomOptions?
+}
+
+struct RoomInterest: Sendable {
+    var channel: ByteBuffer
+    /// Local sessions in the room or joining it.
+    var count = 0
+}
+
+struct LocalState: Sendable {
+    var sessions: [SessionID: LocalSession] = [:]
+    var rooms: [RoomRef: RoomInterest] = [:]
+    var channels: [ByteBuffer: RoomRef] = [:]
+}

@@ -1,0 +1,63 @@
+import NIOCore
+import Synchronization
+
+/// Loads the Lua scripts once (SCRIPT LOAD) and calls them by SHA (EVALSHA); a script Redis
+/// has forgotten (NOSCRIPT, after a restart) is loaded again and the call repeated once.
+final class RedisScriptRunner: Sendable {
+    enum Script: CaseIterable, Sendable {
+        case login, join, leave, logout, sendPrivate, listing, heartbeat, reapDead, deregister, ensurePermanentRoom, restore
+
+        var body: String {
+            switch self {
+            case .login: RedisScripts.login
+            case .join: RedisScripts.join
+            case .leave: RedisScripts.leave
+            case .logout: RedisScripts.logout
+            case .sendPrivate: RedisScripts.sendPrivate
+            case .listing: RedisScripts.listing
+            case .heartbeat: RedisScripts.heartbeat
+            case .reapDead: RedisScripts.reapDead
+            case .deregister: RedisScripts.deregister
+            case .ensurePermanentRoom: RedisScripts.ensurePermanentRoom
+            case .restore: RedisScripts.restore
+            }
+        }
+
+        var source: String { RedisScripts.prelude + "\n" + body }
+    }
+
+    private let prefix: String
+    private let shas = Mutex<[Script: String]>([:])
+
+    init(prefix: String) {
+        self.prefix = prefix
+    }
+
+    /// Loads every script (pipelined) and remembers their SHAs.
+    func load(on link: RedisLink) async throws {
+        let replies = Script.allCases.map { ($0, link.send(["SCRIPT", "LOAD", $0.source])) }
+        for (script, reply) in replies {
+            guard let sha = try await reply.get().string else { throw RedisCommandError(message: "SCRIPT LOAD gave no SHA") }
+            shas.withLock { $0[script] = sha }
+        }
+    }
+
+    /// Starts a call without waiting (for pipelining many calls).
+    func start(_ script: Script, _ args: [String], on link: RedisLink) -> EventLoopFuture<RESPValue> {
+        guard let sha = shas.withLock({ $0[script] }) else {
+            return link.send(["EVAL", script.source, "0", prefix] + args)
+        }
+        return link.send(["EVALSHA", sha, "0", prefix] + args).flatMapError { error in
+            guard let redisError = error as? RedisCommandError, redisError.message.hasPrefix("NOSCRIPT") else {
+                return link.eventLoop.makeFailedFuture(error)
+            }
+            return link.send(["SCRIPT", "LOAD", script.source]).flatMap { _ in
+                link.send(["EVALSHA", sha, "0", self.prefix] + args)
+            }
+        }
+    }
+
+    func run(_ script: Script, _ args: [String], on link: RedisLink) async throws -> RESPValue {
+        try await start(script, args, on: link).get()
+    }
+}
