@@ -62,10 +62,17 @@ func isXMLChar(_ scalar: UInt32) -> Bool {
 extension String {
     /// Compares two strings byte for byte, folding ASCII letters only (element names, actions).
     func equalsIgnoringASCIICase(_ other: String) -> Bool {
-        let lhs = self.utf8
-        let rhs = other.utf8
-        guard lhs.count == rhs.count else { return false }
-        return zip(lhs, rhs).allSatisfy { ASCII.lowercased($0) == ASCII.lowercased($1) }
+        guard self.utf8.count == other.utf8.count else { return false }
+        var lhs = self
+        var rhs = other
+        return lhs.withUTF8 { lhs in
+            rhs.withUTF8 { rhs in
+                for index in 0..<lhs.count where ASCII.lowercased(lhs[index]) != ASCII.lowercased(rhs[index]) {
+                    return false
+                }
+                return true
+            }
+        }
     }
 
     /// The string without leading and trailing XML white space.

@@ -61,7 +61,10 @@ public struct FrameDecoder: ByteToMessageDecoder {
     /// that frame; returns nil when `buffer` holds no complete frame yet. Bytes of a frame still
     /// being received stay in `buffer` (at most `maxFrameBytes + 1` of them); bytes being
     /// discarded are consumed at once.
-    mutating func nextFrame(from buffer: inout ByteBuffer) -> InboundFrame? {
+    ///
+    /// This is the whole decoder; ``decode(context:buffer:)`` only forwards its frames. Use it
+    /// directly to split a stream outside a channel pipeline.
+    public mutating func nextFrame(from buffer: inout ByteBuffer) -> InboundFrame? {
         while true {
             if discarding {
                 guard let terminator = firstZero(in: buffer, from: 0, to: buffer.readableBytes) else {

@@ -5,8 +5,8 @@ import NIOCore
 /// Every event encodes as `<XmlDoc><Action>NAME</Action><Parameters>...</Parameters></XmlDoc>`
 /// followed by 0x00, with children in exactly the order and spelling of PROTOCOL.md and no white
 /// space between elements. Text elements are always written with both tags, even when empty
-/// (`<Reason></Reason>`); empty containers are written self-closing (`<Variables/>`,
-/// `<Parameters/>`).
+/// (`<Reason></Reason>`), and so is `Parameters` (`Pong` has `<Parameters></Parameters>`); empty
+/// lists are written self-closing (`<Variables/>`, `<Users/>`).
 public enum ServerEvent: Sendable, Equatable {
     /// `ConnectionResponse`: `<Result>Accepted</Result><Version Major="3" Minor="2" Sub="0"/>`.
     case connectionAccepted
@@ -60,10 +60,9 @@ public enum ServerEvent: Sendable, Equatable {
         XMLWriter.write(into: &buffer) { writer in
             writer.markup("<XmlDoc><Action>")
             writer.markup(actionName)
-            writer.markup("</Action>")
+            writer.markup("</Action><Parameters>")
             writeParameters(&writer)
-            writer.markup("</XmlDoc>")
-            writer.endFrame()
+            writer.markup("</Parameters></XmlDoc>\0")  // with the frame terminator, in the same write
         }
     }
 
@@ -96,41 +95,36 @@ public enum ServerEvent: Sendable, Equatable {
         }
     }
 
-    /// Writes the `Parameters` element.
+    /// Writes the content of the `Parameters` element.
     private func writeParameters(_ writer: inout XMLWriter) {
         switch self {
         case .connectionAccepted:
-            writer.markup(#"<Parameters><Result>Accepted</Result><Version Major="3" Minor="2" Sub="0"/></Parameters>"#)
+            writer.markup(#"<Result>Accepted</Result><Version Major="3" Minor="2" Sub="0"/>"#)
         case .loginAccepted:
-            writer.markup("<Parameters><Result>Accepted</Result><Variables/></Parameters>")
+            writer.markup("<Result>Accepted</Result><Variables/>")
         case .createRoomSuccess, .leaveRoomSuccess, .logoutSuccess:
-            writer.markup("<Parameters><Result>Success</Result></Parameters>")
+            writer.markup("<Result>Success</Result>")
         case .pong:
-            writer.empty("Parameters")
+            break
         case .connectionDenied(let reason), .loginDenied(let reason):
-            writer.markup("<Parameters><Result>Denied</Result>")
+            writer.markup("<Result>Denied</Result>")
             writer.element("Reason", reason)
-            writer.close("Parameters")
         case .createRoomFailure(let reason), .joinRoomFailure(let reason), .leaveRoomFailure(let reason):
-            writer.markup("<Parameters><Result>Failure</Result>")
+            writer.markup("<Result>Failure</Result>")
             writer.element("Reason", reason)
-            writer.close("Parameters")
         case .roomList(let zone, let zoneUsers, let rooms), .roomsInZone(let zone, let zoneUsers, let rooms):
-            writer.open("Parameters")
             writer.writeZoneStart(users: zoneUsers)
             writer.element("Name", zone)
             writer.list("Rooms", rooms) { $0.writeListedRoom($1) }
             writer.close("Zone")
-            writer.close("Parameters")
         case .updateRoomList(let minorAction, let zoneUsers, let room):
-            writer.open("Parameters")
             writer.element("MinorAction", minorAction)
             writer.writeZoneStart(users: zoneUsers)
             writer.open("Rooms")
             writer.writeListedRoom(room)
-            writer.markup("</Rooms></Zone></Parameters>")
+            writer.markup("</Rooms></Zone>")
         case .joinRoomSuccess(let room, let roomVariables, let users):
-            writer.markup("<Parameters><Result>Success</Result>")
+            writer.markup("<Result>Success</Result>")
             writer.startTag("Room")
             writer.attribute("Users", room.users)
             writer.attribute("Capacity", room.capacity)
@@ -150,31 +144,22 @@ public enum ServerEvent: Sendable, Equatable {
                 writer.element("AssignedNumber", entry.offset)
                 writer.close("User")
             }
-            writer.close("Parameters")
         case .userJoined(let user):
             writer.writeUserListUpdate(minorAction: "UserJoined", user: user)
         case .userLeft(let user):
             writer.writeUserListUpdate(minorAction: "UserLeft", user: user)
         case .publicMessage(let text, let sender, let variables), .privateMessage(let text, let sender, let variables):
-            writer.open("Parameters")
             writer.element("Message", text)
             writer.element("User", sender)
             writer.writeVariables(variables, in: "Variables", item: "Variable")
-            writer.close("Parameters")
         case .loggedInUserCount(let count):
-            writer.open("Parameters")
             writer.element("LoggedInUsers", count)
-            writer.close("Parameters")
         case .serverTime(let milliseconds):
-            writer.open("Parameters")
             writer.element("ServerTime", milliseconds)
-            writer.close("Parameters")
         case .error(let reason, let requestAction, let detail):
-            writer.open("Parameters")
             writer.element("Reason", reason)
             writer.element("RequestAction", requestAction)
             if let detail { writer.element("Detail", detail) }
-            writer.close("Parameters")
         }
     }
 
@@ -228,14 +213,14 @@ extension XMLWriter {
     }
 
     /// The parameters of `UpdateUserList`:
-    /// `<Parameters><MinorAction>X</MinorAction><User><Name>U</Name><UserVariables>...</UserVariables></User></Parameters>`.
+    /// `<MinorAction>X</MinorAction><User><Name>U</Name><UserVariables>...</UserVariables></User>`.
     fileprivate mutating func writeUserListUpdate(minorAction: StaticString, user: WireUser) {
-        markup("<Parameters><MinorAction>")
+        markup("<MinorAction>")
         markup(minorAction)
         markup("</MinorAction><User>")
         element("Name", user.name)
         writeVariables(user.variables, in: "UserVariables", item: "UserVariable")
-        markup("</User></Parameters>")
+        close("User")
     }
 
     /// `<container><item><Name>N</Name><Data>D</Data></item>...</container>`, or `<container/>`.

@@ -324,7 +324,7 @@ private struct XMLParser {
     /// before the terminator. Used for the XML declaration, comments and CDATA sections.
     private mutating func scanCharacters(until terminator: StaticString) throws(XMLParseError) -> Range<Int> {
         let start = position
-        let first = terminator.utf8Start.pointee
+        let first = terminator.withUTF8Buffer { $0[0] }
         while position < bytes.count {
             let byte = bytes[position]
             if byte >= 0x80 {
@@ -411,19 +411,27 @@ private struct XMLParser {
 
     /// True if the input at `position` starts with `prefix`.
     private func hasPrefix(_ prefix: StaticString) -> Bool {
-        let count = prefix.utf8CodeUnitCount
-        guard position + count <= bytes.count else { return false }
-        let expected = UnsafeRawBufferPointer(start: prefix.utf8Start, count: count)
-        return expected.elementsEqual(bytes[position..<(position + count)])
+        prefix.withUTF8Buffer { bytes(at: position, equal: UnsafeRawBufferPointer($0)) }
     }
 
+    /// True if the input in `lhs` and in `rhs` is the same bytes.
     private func bytesEqual(_ lhs: Range<Int>, _ rhs: Range<Int>) -> Bool {
-        lhs.count == rhs.count && bytes[lhs].elementsEqual(bytes[rhs])
+        lhs.count == rhs.count && bytes(at: lhs.lowerBound, equal: UnsafeRawBufferPointer(rebasing: bytes[rhs]))
     }
 
+    /// True if the input in `range` is `literal`.
     private func bytesEqual(_ range: Range<Int>, _ literal: StaticString) -> Bool {
         range.count == literal.utf8CodeUnitCount
-            && bytes[range].elementsEqual(UnsafeRawBufferPointer(start: literal.utf8Start, count: range.count))
+            && literal.withUTF8Buffer { bytes(at: range.lowerBound, equal: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// True if the input at `offset` starts with `expected`.
+    private func bytes(at offset: Int, equal expected: UnsafeRawBufferPointer) -> Bool {
+        guard offset + expected.count <= bytes.count else { return false }
+        for index in 0..<expected.count where bytes[offset + index] != expected[index] {
+            return false
+        }
+        return true
     }
 
     private func string(_ range: Range<Int>) -> String {

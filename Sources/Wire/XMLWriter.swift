@@ -12,7 +12,10 @@ import NIOCore
 ///   and carriage return, U+FFFE, U+FFFF), NUL included, become U+FFFD. The output is therefore
 ///   always well-formed and can never contain a frame terminator.
 ///
-/// Escaping scans the UTF-8 bytes once and copies unescaped runs in bulk.
+/// Performance: every operation is a single `ByteBuffer` write of exactly the bytes it produces
+/// (escaped text is measured first, then copied in unescaped runs), because each buffer call
+/// has a fixed cost that would otherwise dominate small elements. Prefer the coarse operations
+/// (`element(_:_:)`, ``markup(_:)``) in hot paths.
 ///
 /// To append to an existing buffer without a copy-on-write, use ``write(into:_:)``.
 public struct XMLWriter {
@@ -35,112 +38,114 @@ public struct XMLWriter {
 
     /// Appends a literal fragment of markup, unescaped (e.g. `"<XmlDoc><Action>"`).
     public mutating func markup(_ literal: StaticString) {
-        buffer.writeStaticString(literal)
+        append(count: literal.utf8CodeUnitCount) { $0.copy(literal) }
     }
 
     /// Appends `<name>`.
     public mutating func open(_ name: StaticString) {
-        buffer.writeInteger(ASCII.lessThan)
-        buffer.writeStaticString(name)
-        buffer.writeInteger(ASCII.greaterThan)
+        append(count: name.utf8CodeUnitCount + 2) { $0.openTag(name) }
     }
 
     /// Appends `</name>`.
     public mutating func close(_ name: StaticString) {
-        buffer.writeStaticString("</")
-        buffer.writeStaticString(name)
-        buffer.writeInteger(ASCII.greaterThan)
+        append(count: name.utf8CodeUnitCount + 3) { $0.closeTag(name) }
     }
 
     /// Appends the empty element `<name/>`.
     public mutating func empty(_ name: StaticString) {
-        buffer.writeInteger(ASCII.lessThan)
-        buffer.writeStaticString(name)
-        buffer.writeStaticString("/>")
+        append(count: name.utf8CodeUnitCount + 3) { output in
+            output.byte(ASCII.lessThan)
+            output.copy(name)
+            output.copy("/>")
+        }
     }
 
-    /// Appends `<name`; follow with ``attribute(_:_:)`` calls and then
+    /// Appends `<name`; follow with `attribute(_:_:)` calls and then
     /// ``finishStartTag()`` or ``finishEmptyTag()``.
     public mutating func startTag(_ name: StaticString) {
-        buffer.writeInteger(ASCII.lessThan)
-        buffer.writeStaticString(name)
+        append(count: name.utf8CodeUnitCount + 1) { output in
+            output.byte(ASCII.lessThan)
+            output.copy(name)
+        }
     }
 
     /// Ends a start tag begun with ``startTag(_:)``: appends `>`.
     public mutating func finishStartTag() {
-        buffer.writeInteger(ASCII.greaterThan)
+        append(count: 1) { $0.byte(ASCII.greaterThan) }
     }
 
     /// Ends a tag begun with ``startTag(_:)`` as an empty element: appends `/>`.
     public mutating func finishEmptyTag() {
-        buffer.writeStaticString("/>")
+        markup("/>")
     }
 
     /// Appends ` name="value"` with `value` escaped.
     public mutating func attribute(_ name: StaticString, _ value: String) {
-        beginAttribute(name)
-        writeEscaped(value, inAttribute: true)
-        buffer.writeInteger(ASCII.quote)
+        append(count: name.utf8CodeUnitCount + 3) { $0.attributeStart(name) }
+        attributeValue(value)
     }
 
     /// Appends ` name="value"` with `value` in decimal.
     public mutating func attribute(_ name: StaticString, _ value: Int) {
-        beginAttribute(name)
-        integer(Int64(value))
-        buffer.writeInteger(ASCII.quote)
+        let digits = RawOutput.decimalCount(Int64(value))
+        append(count: name.utf8CodeUnitCount + 4 + digits) { output in
+            output.attributeStart(name)
+            output.decimal(Int64(value), count: digits)
+            output.byte(ASCII.quote)
+        }
     }
 
     /// Appends ` name="true"` or ` name="false"`.
     public mutating func attribute(_ name: StaticString, _ value: Bool) {
-        beginAttribute(name)
-        buffer.writeStaticString(value ? "true\"" : "false\"")
-    }
-
-    private mutating func beginAttribute(_ name: StaticString) {
-        buffer.writeInteger(ASCII.space)
-        buffer.writeStaticString(name)
-        buffer.writeStaticString("=\"")
+        let literal: StaticString = value ? "true\"" : "false\""
+        append(count: name.utf8CodeUnitCount + 3 + literal.utf8CodeUnitCount) { output in
+            output.attributeStart(name)
+            output.copy(literal)
+        }
     }
 
     /// Appends the 0x00 byte that ends a frame (PROTOCOL.md section 1).
     public mutating func endFrame() {
-        buffer.writeInteger(UInt8(0))
+        append(count: 1) { $0.byte(0) }
     }
 
     // MARK: Content
 
     /// Appends `value` as escaped character data.
     public mutating func text(_ value: String) {
-        writeEscaped(value, inAttribute: false)
+        withUTF8(value) { utf8 in
+            let count = RawOutput.escapedCount(utf8, inAttribute: false)
+            guard count > 0 else { return }
+            append(count: count) { $0.escaped(utf8, inAttribute: false) }
+        }
     }
 
     /// Appends `value` in decimal.
     public mutating func integer(_ value: Int64) {
-        var magnitude = value.magnitude
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var start = digits.count
-            repeat {
-                start -= 1
-                digits[start] = ASCII.zero + UInt8(truncatingIfNeeded: magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            if value < 0 { buffer.writeInteger(ASCII.hyphen) }
-            buffer.writeBytes(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: digits[start...])))
-        }
+        let digits = RawOutput.decimalCount(value)
+        append(count: digits) { $0.decimal(value, count: digits) }
     }
 
     /// Appends `<name>text</name>`, with `text` escaped (also when empty: `<name></name>`).
     public mutating func element(_ name: StaticString, _ text: String) {
-        open(name)
-        self.text(text)
-        close(name)
+        withUTF8(text) { utf8 in
+            let textCount = RawOutput.escapedCount(utf8, inAttribute: false)
+            append(count: 2 * name.utf8CodeUnitCount + 5 + textCount) { output in
+                output.openTag(name)
+                output.escaped(utf8, inAttribute: false)
+                output.closeTag(name)
+            }
+        }
     }
 
     /// Appends `<name>value</name>` with `value` in decimal.
     public mutating func element(_ name: StaticString, _ value: Int64) {
-        open(name)
-        integer(value)
-        close(name)
+        let digits = RawOutput.decimalCount(value)
+        append(count: 2 * name.utf8CodeUnitCount + 5 + digits) { output in
+            output.openTag(name)
+            output.decimal(value, count: digits)
+            output.closeTag(name)
+        }
     }
 
     /// Appends `<name>value</name>` with `value` in decimal.
@@ -206,8 +211,7 @@ public struct XMLWriter {
             buffer.writeInteger(ASCII.space)
             buffer.writeString(attribute.name)
             buffer.writeStaticString("=\"")
-            writeEscaped(attribute.value, inAttribute: true)
-            buffer.writeInteger(ASCII.quote)
+            attributeValue(attribute.value)
         }
         let writesText = hasSignificantText(element)
         guard writesText || !element.children.isEmpty else {
@@ -224,50 +228,184 @@ public struct XMLWriter {
         !element.text.isEmpty && (element.children.isEmpty || !element.text.isXMLWhitespace)
     }
 
+    /// Appends `value` escaped for an attribute, and the closing quote.
+    private mutating func attributeValue(_ value: String) {
+        withUTF8(value) { utf8 in
+            let count = RawOutput.escapedCount(utf8, inAttribute: true)
+            append(count: count + 1) { output in
+                output.escaped(utf8, inAttribute: true)
+                output.byte(ASCII.quote)
+            }
+        }
+    }
+
+    // MARK: Raw output
+
+    /// Appends exactly `count` bytes, produced by `body`, with a single buffer operation.
+    @inline(__always)
+    private mutating func append(count: Int, _ body: (inout RawOutput) -> Void) {
+        _ = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { writable in
+            var output = RawOutput(start: writable.baseAddress!)
+            body(&output)
+            assert(output.next == writable.baseAddress! + count, "RawOutput wrote a different count than measured")
+            return count
+        }
+    }
+
+    /// Calls `body` with the contiguous UTF-8 of `string`.
+    @inline(__always)
+    private func withUTF8(_ string: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var string = string
+        string.withUTF8(body)
+    }
+}
+
+/// A cursor over writable memory that ``XMLWriter`` has reserved and measured; it never checks
+/// bounds, so every use is preceded by an exact count.
+private struct RawOutput {
+    private(set) var next: UnsafeMutableRawPointer
+
+    init(start: UnsafeMutableRawPointer) {
+        next = start
+    }
+
+    @inline(__always)
+    mutating func byte(_ value: UInt8) {
+        next.storeBytes(of: value, as: UInt8.self)
+        next += 1
+    }
+
+    @inline(__always)
+    mutating func copy(_ literal: StaticString) {
+        literal.withUTF8Buffer { copy(UnsafeRawBufferPointer($0)) }
+    }
+
+    @inline(__always)
+    mutating func copy(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress else { return }
+        next.copyMemory(from: base, byteCount: bytes.count)
+        next += bytes.count
+    }
+
+    /// `<name>`
+    @inline(__always)
+    mutating func openTag(_ name: StaticString) {
+        byte(ASCII.lessThan)
+        copy(name)
+        byte(ASCII.greaterThan)
+    }
+
+    /// `</name>`
+    @inline(__always)
+    mutating func closeTag(_ name: StaticString) {
+        copy("</")
+        copy(name)
+        byte(ASCII.greaterThan)
+    }
+
+    /// ` name="`
+    @inline(__always)
+    mutating func attributeStart(_ name: StaticString) {
+        byte(ASCII.space)
+        copy(name)
+        copy("=\"")
+    }
+
+    // MARK: Numbers
+
+    /// The number of bytes `value` takes in decimal.
+    static func decimalCount(_ value: Int64) -> Int {
+        var magnitude = value.magnitude
+        var count = value < 0 ? 2 : 1
+        while magnitude >= 10 {
+            magnitude /= 10
+            count += 1
+        }
+        return count
+    }
+
+    /// Writes `value` in decimal; `count` is ``decimalCount(_:)`` of `value`.
+    mutating func decimal(_ value: Int64, count: Int) {
+        var magnitude = value.magnitude
+        var digit = next + count
+        repeat {
+            digit -= 1
+            digit.storeBytes(of: ASCII.zero + UInt8(truncatingIfNeeded: magnitude % 10), as: UInt8.self)
+            magnitude /= 10
+        } while magnitude > 0
+        if value < 0 { next.storeBytes(of: ASCII.hyphen, as: UInt8.self) }
+        next += count
+    }
+
     // MARK: Escaping
 
-    private mutating func writeEscaped(_ value: String, inAttribute: Bool) {
-        var value = value
-        value.withUTF8 { utf8 in
-            buffer.reserveCapacity(minimumWritableBytes: utf8.count)
-            var runStart = 0
-            var index = 0
-            while index < utf8.count {
-                let byte = utf8[index]
-                // Fast path: letters and most multi-byte UTF-8 need nothing.
-                if byte > ASCII.greaterThan && byte != 0xEF {
-                    index += 1
-                    continue
-                }
-                let replacement: StaticString
-                var width = 1
-                switch byte {
-                case ASCII.ampersand: replacement = "&amp;"
-                case ASCII.lessThan: replacement = "&lt;"
-                case ASCII.greaterThan: replacement = "&gt;"
-                case ASCII.quote: replacement = "&quot;"
-                case ASCII.apostrophe: replacement = "&apos;"
-                case ASCII.tab where inAttribute: replacement = "&#9;"
-                case ASCII.lineFeed where inAttribute: replacement = "&#10;"
-                case ASCII.carriageReturn where inAttribute: replacement = "&#13;"
-                case ASCII.tab, ASCII.lineFeed, ASCII.carriageReturn:
-                    index += 1
-                    continue
-                case ..<ASCII.space:
-                    replacement = "\u{FFFD}"
-                case 0xEF where index + 2 < utf8.count && utf8[index + 1] == 0xBF && utf8[index + 2] >= 0xBE:
-                    replacement = "\u{FFFD}"  // U+FFFE, U+FFFF
-                    width = 3
-                default:
-                    index += 1
-                    continue
-                }
-                buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: utf8[runStart..<index])))
-                buffer.writeStaticString(replacement)
-                index += width
-                runStart = index
-            }
-            buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: utf8[runStart..<index])))
+    /// Bit n set: byte n (< 0x40) is replaced in text. That is 0x00–0x1F except tab (0x09), line
+    /// feed (0x0A) and carriage return (0x0D), plus `"` (0x22), `&` (0x26), `'` (0x27), `<` (0x3C)
+    /// and `>` (0x3E).
+    private static let textSpecials: UInt64 = 0x5000_00C4_FFFF_D9FF
+    /// As ``textSpecials``, plus tab, line feed and carriage return.
+    private static let attributeSpecials: UInt64 = 0x5000_00C4_FFFF_FFFF
+
+    /// What replaces the UTF-8 sequence at `index` of `utf8`, and how many bytes it replaces;
+    /// nil if the byte is copied as is.
+    @inline(__always)
+    private static func replacement(
+        in utf8: UnsafeBufferPointer<UInt8>,
+        at index: Int,
+        inAttribute: Bool
+    ) -> (text: StaticString, width: Int)? {
+        let byte = utf8[index]
+        // Fast path: one bit test for ASCII, one comparison for the rest.
+        if byte < 0x40 {
+            if (inAttribute ? attributeSpecials : textSpecials) &>> UInt64(byte) & 1 == 0 { return nil }
+        } else if byte != 0xEF {
+            return nil
         }
+        switch byte {
+        case ASCII.ampersand: return ("&amp;", 1)
+        case ASCII.lessThan: return ("&lt;", 1)
+        case ASCII.greaterThan: return ("&gt;", 1)
+        case ASCII.quote: return ("&quot;", 1)
+        case ASCII.apostrophe: return ("&apos;", 1)
+        case ASCII.tab: return inAttribute ? ("&#9;", 1) : nil
+        case ASCII.lineFeed: return inAttribute ? ("&#10;", 1) : nil
+        case ASCII.carriageReturn: return inAttribute ? ("&#13;", 1) : nil
+        case ..<ASCII.space: return ("\u{FFFD}", 1)
+        case 0xEF where index + 2 < utf8.count && utf8[index + 1] == 0xBF && utf8[index + 2] >= 0xBE:
+            return ("\u{FFFD}", 3)  // U+FFFE, U+FFFF
+        default: return nil
+        }
+    }
+
+    /// The number of bytes `utf8` takes once escaped.
+    static func escapedCount(_ utf8: UnsafeBufferPointer<UInt8>, inAttribute: Bool) -> Int {
+        var count = utf8.count
+        var index = 0
+        while index < utf8.count {
+            if let replacement = replacement(in: utf8, at: index, inAttribute: inAttribute) {
+                count += replacement.text.utf8CodeUnitCount - replacement.width
+                index += replacement.width
+            } else {
+                index += 1
+            }
+        }
+        return count
+    }
+
+    /// Writes `utf8` escaped, copying unescaped runs in bulk; takes ``escapedCount(_:inAttribute:)`` bytes.
+    mutating func escaped(_ utf8: UnsafeBufferPointer<UInt8>, inAttribute: Bool) {
+        var runStart = 0
+        var index = 0
+        while index < utf8.count {
+            guard let replacement = Self.replacement(in: utf8, at: index, inAttribute: inAttribute) else {
+                index += 1
+                continue
+            }
+            copy(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[runStart..<index]))
+            copy(replacement.text)
+            index += replacement.width
+            runStart = index
+        }
+        copy(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[runStart..<index]))
     }
 }

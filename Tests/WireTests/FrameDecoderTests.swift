@@ -2,7 +2,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-@testable import Wire
+import Wire
 
 @Suite struct FrameDecoderTests {
     /// Feeds `chunks` through a `ByteToMessageHandler(FrameDecoder)` in an `EmbeddedChannel`,

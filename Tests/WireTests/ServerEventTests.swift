@@ -1,7 +1,7 @@
 import NIOCore
 import Testing
 
-@testable import Wire
+import Wire
 
 @Suite struct ServerEventTests {
     private let lobby = WireRoom(
@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func pong() {
-        #expect(encodedString(.pong) == "<XmlDoc><Action>Pong</Action><Parameters/></XmlDoc>\0")
+        #expect(encodedString(.pong) == "<XmlDoc><Action>Pong</Action><Parameters></Parameters></XmlDoc>\0")
     }
 
     @Test func leaveRoomAndLogout() {
@@ -144,7 +144,7 @@ import Testing
             documents.append(String(buffer: document))
         }
         #expect(documents == [
-            "<XmlDoc><Action>Pong</Action><Parameters/></XmlDoc>",
+            "<XmlDoc><Action>Pong</Action><Parameters></Parameters></XmlDoc>",
             "<XmlDoc><Action>SendPublicMessage</Action><Parameters><Message>x</Message><User>y</User><Variables/></Parameters></XmlDoc>",
         ])
     }

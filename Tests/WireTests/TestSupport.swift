@@ -1,6 +1,6 @@
 import NIOCore
 
-@testable import Wire
+import Wire
 
 /// Parses `document` (a string or raw bytes) with the default or given limits.
 func parse(_ document: String, limits: XMLLimits = XMLLimits()) throws(XMLParseError) -> XMLElement {

@@ -1,7 +1,7 @@
 import NIOCore
 import Testing
 
-@testable import Wire
+import Wire
 
 @Suite struct XMLReaderTests {
     // MARK: Accepted documents
