@@ -24,6 +24,7 @@ struct ChatServer: Service {
             .childChannelOption(.writeBufferWaterMark,
                                 value: .init(low: configuration.maxOutboundBytes / 2, high: configuration.maxOutboundBytes))
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let registry = node.fanout.registry(for: channel.eventLoop)

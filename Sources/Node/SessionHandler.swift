@@ -32,6 +32,11 @@ final class SessionHandler: ChannelDuplexHandler {
     private var readHeld = false
     private static let maxQueued = 64
 
+    /// The client closed its sending side: finish its requests, then close after a grace.
+    private var inputClosed = false
+    private var closeScheduled = false
+    private static let halfClosedGrace: TimeAmount = .seconds(2)
+
     private var framesSeen = 0
     private var malformedFrames = 0
 
@@ -68,6 +73,9 @@ final class SessionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let proxied = event as? ProxiedConnection {
             begin(clientAddress: proxied.source)
+        } else if case .some(.inputClosed) = event as? ChannelEvent {
+            inputClosed = true
+            closeWhenDrained()
         } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             node.metrics.idleClosed.add(1, ordering: .relaxed)
             node.logger.debug("closing idle session", metadata: ["session": "\(id)"])
@@ -126,6 +134,15 @@ final class SessionHandler: ChannelDuplexHandler {
         node.limiter.release(remoteAddress)
         registry.remove(self, zone: state.isLoggedIn ? state.zone : nil)
         if !busy { logoutFromCluster() }
+    }
+
+    /// A half-closed client (e.g. `printf ... | nc`) still gets the answers to everything it
+    /// sent, and the events that follow for a short grace; then the session ends.
+    private func closeWhenDrained() {
+        guard inputClosed, !closeScheduled, !busy, queue.isEmpty, !ended, let context else { return }
+        closeScheduled = true
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: Self.halfClosedGrace) { channel.close(promise: nil) }
     }
 
     /// Flushes what was written, then closes: the client reads the last message first.
@@ -205,6 +222,7 @@ final class SessionHandler: ChannelDuplexHandler {
             handle(next)
         }
         flushIfNeeded()
+        closeWhenDrained()
         if readHeld, queue.count < Self.maxQueued, let context {
             readHeld = false
             context.read()
