@@ -55,10 +55,12 @@ private struct XMLParser {
 
     mutating func parseDocument() throws(XMLParseError) -> XMLElement {
         skipWhitespace()
-        if hasPrefix("<?xml"), position + 5 < bytes.count,
-            ASCII.isWhitespace(bytes[position + 5]) || bytes[position + 5] == ASCII.question
+        let declaration: StaticString = "<?xml"
+        let afterName = position + declaration.utf8CodeUnitCount
+        if hasPrefix(declaration), afterName < bytes.count,
+            ASCII.isWhitespace(bytes[afterName]) || bytes[afterName] == ASCII.question
         {
-            position += 5
+            position = afterName
             _ = try scanCharacters(until: "?>")
         }
         try skipMisc()
@@ -79,10 +81,10 @@ private struct XMLParser {
             guard position + 1 < bytes.count else { throw error(.unexpectedEnd) }
             switch bytes[position + 1] {
             case ASCII.exclamation:
-                if hasPrefix("<!--") {
+                if consume("<!--") {
                     try skipComment()
                 } else {
-                    throw error(hasPrefix("<!DOCTYPE") ? .doctypeNotAllowed : .declarationNotAllowed)
+                    throw declarationError()
                 }
             case ASCII.question:
                 throw error(.processingInstructionNotAllowed)
@@ -111,14 +113,13 @@ private struct XMLParser {
                     if stack.isEmpty { return closed }
                     stack[stack.count - 1].element.children.append(closed)
                 case ASCII.exclamation:
-                    if hasPrefix("<!--") {
+                    if consume("<!--") {
                         try skipComment()
-                    } else if hasPrefix("<![CDATA[") {
-                        position += 9
+                    } else if consume("<![CDATA[") {
                         let content = try scanCharacters(until: "]]>")
                         try append(content, to: &stack[stack.count - 1].element.text)
                     } else {
-                        throw error(hasPrefix("<!DOCTYPE") ? .doctypeNotAllowed : .declarationNotAllowed)
+                        throw declarationError()
                     }
                 case ASCII.question:
                     throw error(.processingInstructionNotAllowed)
@@ -192,9 +193,14 @@ private struct XMLParser {
         return open.element
     }
 
-    /// Skips `<!-- ... -->`, starting at the `<`. `--` may not occur inside.
+    /// The error for `<!` opening neither a comment nor (inside the root) a CDATA section.
+    private func declarationError() -> XMLParseError {
+        error(hasPrefix("<!DOCTYPE") ? .doctypeNotAllowed : .declarationNotAllowed)
+    }
+
+    /// Skips the rest of a comment, after its `<!--`, up to and including `-->`. `--` may not
+    /// occur inside.
     private mutating func skipComment() throws(XMLParseError) {
-        position += 4
         _ = try scanCharacters(until: "--")
         guard position < bytes.count else { throw error(.unexpectedEnd) }
         guard bytes[position] == ASCII.greaterThan else { throw error(.malformedComment) }
@@ -412,6 +418,13 @@ private struct XMLParser {
     /// True if the input at `position` starts with `prefix`.
     private func hasPrefix(_ prefix: StaticString) -> Bool {
         prefix.withUTF8Buffer { bytes(at: position, equal: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Advances past `literal` if the input at `position` starts with it.
+    private mutating func consume(_ literal: StaticString) -> Bool {
+        guard hasPrefix(literal) else { return false }
+        position += literal.utf8CodeUnitCount
+        return true
     }
 
     /// True if the input in `lhs` and in `rhs` is the same bytes.
