@@ -1,0 +1,318 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A protocol client over a plain blocking TCP socket, as a Flash `XMLSocket` would be:
+/// frames are read only when the test asks for them, so a client that is never asked to read
+/// is a true slow reader.
+///
+/// By default `UpdateRoomList ChangeRoomDetails` frames (room counts, pushed asynchronously and
+/// coalesced) are skipped by ``next(timeout:)`` and the `expect` helpers; set
+/// ``skipsCountUpdates`` to false to see them. Every frame received is kept in ``history``.
+final class TestClient {
+    let name: String
+    private(set) var fd: Int32
+    private let node: NodeProcess?
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private(set) var closedByPeer = false
+    /// Every frame received, skipped or not, in arrival order.
+    private(set) var history: [Frame] = []
+    var skipsCountUpdates = true
+
+    static let defaultTimeout: Double = 5
+
+    /// Connects to `port` on 127.0.0.1. `receiveBuffer` sets SO_RCVBUF before connecting (a
+    /// small value makes a non-reading client's window fill up quickly).
+    init(port: Int, name: String = "client", node: NodeProcess? = nil, receiveBuffer: Int32? = nil) throws {
+        self.name = name
+        self.node = node
+        fd = try Socket.makeTCP()
+        if let receiveBuffer { Socket.setOption(fd, level: SOL_SOCKET, name: SO_RCVBUF, value: receiveBuffer) }
+        Socket.setOption(fd, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+        guard Socket.connect(fd, port: port) == 0 else {
+            let code = errno
+            _ = Glibc_close(fd)
+            throw TestFailure("\(name): connect to 127.0.0.1:\(port) failed: errno \(code)")
+        }
+    }
+
+    /// Connects to `node` and reads the `ConnectionResponse`, which must be `Accepted`.
+    convenience init(_ node: NodeProcess, name: String = "client", receiveBuffer: Int32? = nil,
+                     sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try self.init(port: node.port, name: name, node: node, receiveBuffer: receiveBuffer)
+        let response = try expect("ConnectionResponse", sourceLocation: sourceLocation)
+        guard response.result == "Accepted" else {
+            throw failure("connection not accepted: \(response.raw)", sourceLocation)
+        }
+    }
+
+    deinit { close() }
+
+    func close() {
+        if fd >= 0 {
+            _ = Glibc_close(fd)
+            fd = -1
+        }
+    }
+
+    // MARK: Sending
+
+    /// Sends `xml` followed by the zero byte.
+    func send(_ xml: String) throws {
+        try sendRaw(Array(xml.utf8) + [0])
+    }
+
+    /// Sends bytes exactly as given, in one write.
+    func sendRaw(_ bytes: [UInt8]) throws {
+        guard fd >= 0 else { throw TestFailure("\(name): send on a closed client") }
+        try Socket.sendAll(fd, bytes)
+    }
+
+    // MARK: Receiving
+
+    /// The next frame (skipping count updates if ``skipsCountUpdates``); throws on timeout or
+    /// if the connection closes first.
+    func next(timeout: Double = defaultTimeout, sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            guard let frame = try receiveFrame(until: deadline) else {
+                if closedByPeer {
+                    throw failure("connection closed while waiting for a frame", sourceLocation)
+                }
+                throw failure("no frame within \(timeout) s", sourceLocation)
+            }
+            if skipsCountUpdates, frame.isCountUpdate { continue }
+            return frame
+        }
+    }
+
+    /// The next frame, which must have action `action` (and `MinorAction` `minor` if given).
+    @discardableResult
+    func expect(_ action: String, minor: String? = nil, timeout: Double = defaultTimeout,
+                sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
+        let frame = try next(timeout: timeout, sourceLocation: sourceLocation)
+        guard frame.action == action, minor == nil || frame.minorAction == minor else {
+            throw failure("expected \(action)\(minor.map { " " + $0 } ?? ""), got: \(frame.raw)", sourceLocation)
+        }
+        return frame
+    }
+
+    /// The next frame, which must be `action` with `<Result>result</Result>` and, if given,
+    /// `<Reason>reason</Reason>`.
+    @discardableResult
+    func expect(_ action: String, result: String, reason: String? = nil, timeout: Double = defaultTimeout,
+                sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
+        let frame = try expect(action, timeout: timeout, sourceLocation: sourceLocation)
+        guard frame.result == result, reason == nil || frame.reason == reason else {
+            throw failure("expected \(action) \(result)\(reason.map { " (\($0))" } ?? ""), got: \(frame.raw)", sourceLocation)
+        }
+        return frame
+    }
+
+    /// The next frame, which must be an `Error` with this reason and request action.
+    @discardableResult
+    func expectError(_ reason: String, requestAction: String, timeout: Double = defaultTimeout,
+                     sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
+        let frame = try expect("Error", timeout: timeout, sourceLocation: sourceLocation)
+        guard frame.reason == reason, frame.param("RequestAction") == requestAction else {
+            throw failure("expected Error \(reason) for \"\(requestAction)\", got: \(frame.raw)", sourceLocation)
+        }
+        return frame
+    }
+
+    /// The next frames, in any order, must match `expected` one to one (count updates skipped
+    /// if ``skipsCountUpdates``); returns them in the order of `expected`.
+    @discardableResult
+    func expectInAnyOrder(_ expected: [(description: String, matches: (Frame) -> Bool)], timeout: Double = defaultTimeout,
+                          sourceLocation: SourceLocation = #_sourceLocation) throws -> [Frame] {
+        var found: [Frame?] = Array(repeating: nil, count: expected.count)
+        while found.contains(where: { $0 == nil }) {
+            let frame = try next(timeout: timeout, sourceLocation: sourceLocation)
+            guard let index = expected.indices.first(where: { found[$0] == nil && expected[$0].matches(frame) }) else {
+                let missing = expected.indices.filter { found[$0] == nil }.map { expected[$0].description }
+                throw failure("expected one of \(missing), got: \(frame.raw)", sourceLocation)
+            }
+            found[index] = frame
+        }
+        return found.map { $0! }
+    }
+
+    /// Skips frames until one matches; throws if none does before the timeout.
+    @discardableResult
+    func waitFor(_ description: String, timeout: Double = defaultTimeout,
+                 sourceLocation: SourceLocation = #_sourceLocation, where predicate: (Frame) -> Bool) throws -> Frame {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            guard let frame = try receiveFrame(until: deadline) else {
+                throw failure("\(description) did not arrive within \(timeout) s\(closedByPeer ? " (connection closed)" : "")", sourceLocation)
+            }
+            if predicate(frame) { return frame }
+        }
+    }
+
+    /// Every frame that arrives within `seconds` (count updates included), stopping early if the
+    /// connection closes.
+    func collect(for seconds: Double) throws -> [Frame] {
+        let deadline = Date().addingTimeInterval(seconds)
+        var frames: [Frame] = []
+        while let frame = try receiveFrame(until: deadline) { frames.append(frame) }
+        return frames
+    }
+
+    /// Frames already received or readable right now, without waiting (count updates included).
+    func drainAvailable() throws -> [Frame] {
+        try collect(for: 0)
+    }
+
+    /// Records an issue if any frame (count updates skipped if ``skipsCountUpdates``) arrives
+    /// within `seconds`.
+    func expectNothing(within seconds: Double = 0.5, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while let frame = try receiveFrame(until: deadline) {
+            if skipsCountUpdates, frame.isCountUpdate { continue }
+            Issue.record("\(name): expected no more messages, got: \(frame.raw)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Reads (and discards) until the node closes the connection; returns the frames read.
+    /// Throws if the connection is still open after `timeout`.
+    @discardableResult
+    func expectClosed(timeout: Double = defaultTimeout, sourceLocation: SourceLocation = #_sourceLocation) throws -> [Frame] {
+        let deadline = Date().addingTimeInterval(timeout)
+        var frames: [Frame] = []
+        while !closedByPeer {
+            guard let frame = try receiveFrame(until: deadline) else {
+                if closedByPeer { break }
+                throw failure("connection still open after \(timeout) s", sourceLocation)
+            }
+            frames.append(frame)
+        }
+        return frames
+    }
+
+    // MARK: Session helpers
+
+    /// Sends `xml` and returns the first `action` frame that follows, skipping any other.
+    @discardableResult
+    func call(_ xml: String, _ action: String, timeout: Double = defaultTimeout,
+              sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
+        try send(xml)
+        return try waitFor(action, timeout: timeout, sourceLocation: sourceLocation) { $0.action == action }
+    }
+
+    /// Logs in: expects `RoomList` then `LoginResponse` `Accepted`; returns the `RoomList`.
+    @discardableResult
+    func login(_ userName: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
+        try send(Request.login(userName))
+        let first = try next(sourceLocation: sourceLocation)
+        guard first.action == "RoomList" else {
+            throw failure("login of \"\(userName)\": expected RoomList, got: \(first.raw)", sourceLocation)
+        }
+        try expect("LoginResponse", result: "Accepted", sourceLocation: sourceLocation)
+        return first
+    }
+
+    /// Creates a room in the current zone of a user already in the zone `Chat`-like default
+    /// zone: expects `CreateRoom` Success, `UpdateRoomList` CreateRoom (unless hidden) and
+    /// `JoinRoom` Success; returns the `JoinRoom`.
+    @discardableResult
+    func createRoom(_ room: String, password: String? = nil, capacity: Int? = nil, hidden: Bool = false,
+                    description: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
+        try send(Request.createRoom(room, password: password, capacity: capacity, hidden: hidden, description: description))
+        try expect("CreateRoom", result: "Success", sourceLocation: sourceLocation)
+        if !hidden {
+            let push = try expect("UpdateRoomList", minor: "CreateRoom", sourceLocation: sourceLocation)
+            guard push.rooms.map(\.name) == [room] else {
+                throw failure("UpdateRoomList CreateRoom for another room: \(push.raw)", sourceLocation)
+            }
+        }
+        return try expect("JoinRoom", result: "Success", sourceLocation: sourceLocation)
+    }
+
+    /// Joins an existing room of `zone` (no zone change expected); returns the `JoinRoom`.
+    @discardableResult
+    func joinRoom(_ room: String, zone: String = "Chat", password: String = "",
+                  sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
+        try send(Request.joinRoom(room, zone: zone, password: password))
+        return try expect("JoinRoom", result: "Success", sourceLocation: sourceLocation)
+    }
+
+    // MARK: Internals
+
+    /// The next complete frame, reading until `deadline`; nil on timeout or closed connection.
+    private func receiveFrame(until deadline: Date) throws -> Frame? {
+        while true {
+            if let frame = takeFrame() {
+                history.append(frame)
+                try checkEnvelope(frame)
+                return frame
+            }
+            if closedByPeer || fd < 0 { return nil }
+            let remaining = deadline.timeIntervalSinceNow
+            let milliseconds = Int32(max(0, min(remaining * 1000, 60_000)).rounded(.up))
+            guard Socket.waitReadable(fd, milliseconds: milliseconds) else {
+                if remaining <= 0 { return nil }
+                continue
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                buffer.append(contentsOf: chunk[0..<count])
+            } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                closedByPeer = true  // orderly close, or reset
+            }
+        }
+    }
+
+    private func takeFrame() -> Frame? {
+        guard let end = buffer[start...].firstIndex(of: 0) else { return nil }
+        let frame = Frame(bytes: Array(buffer[start..<end]))
+        start = end + 1
+        if start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        } else if start > 1 << 20 {
+            buffer.removeFirst(start)
+            start = 0
+        }
+        return frame
+    }
+
+    /// Every server frame must be well-formed, and an `XmlDoc` must have `Action` first and
+    /// `Parameters` second (PROTOCOL.md section 2).
+    private func checkEnvelope(_ frame: Frame) throws {
+        guard let root = frame.root else { throw failure("node sent a frame that is not well-formed XML: \(frame.raw)", nil) }
+        guard root.name == "XmlDoc" else { return }  // the Flash policy document
+        let names = root.children.map(\.name)
+        if names != ["Action", "Parameters"] {
+            throw failure("envelope must be <Action> then <Parameters>, got children \(names): \(frame.raw)", nil)
+        }
+    }
+
+    private func failure(_ message: String, _ location: SourceLocation?) -> TestFailure {
+        var text = "\(name): \(message)"
+        let recent = history.suffix(5).map { "  " + String($0.raw.prefix(400)) }
+        if !recent.isEmpty { text += "\nlast frames received by \(name):\n" + recent.joined(separator: "\n") }
+        if let node { text += "\nnode log (tail):\n" + node.logTail() }
+        if let location { return TestFailure(text, sourceLocation: location) }
+        return TestFailure(text)
+    }
+}
+
+/// `close(2)`, out of the way of `TestClient.close()`.
+@inline(__always)
+private func Glibc_close(_ fd: Int32) -> Int32 {
+    #if canImport(Darwin)
+    Darwin.close(fd)
+    #else
+    Glibc.close(fd)
+    #endif
+}
