@@ -24,8 +24,6 @@ enum ASCII {
     static let question: UInt8 = 0x3F  // ?
     static let upperA: UInt8 = 0x41
     static let upperF: UInt8 = 0x46
-    static let upperZ: UInt8 = 0x5A
-    static let leftBracket: UInt8 = 0x5B  // [
     static let rightBracket: UInt8 = 0x5D  // ]
     static let underscore: UInt8 = 0x5F  // _
     static let lowerA: UInt8 = 0x61
