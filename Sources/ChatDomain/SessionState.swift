@@ -102,7 +102,7 @@ public struct SessionState: Sendable {
     /// A public message: the room it goes to, or why not.
     public mutating func checkPublicMessage(_ text: String, now: UInt64) -> Result<RoomRef, Reason> {
         guard let room else { return .failure(.notInRoom) }
-        if text.count > limits.maxMessageLength { return .failure(.messageTooLong) }
+        if isTooLong(text) { return .failure(.messageTooLong) }
         guard flood.take(at: now) else { return .failure(.flooding) }
         return .success(room)
     }
@@ -110,9 +110,17 @@ public struct SessionState: Sendable {
     /// A private message: whether it may be sent.
     public mutating func checkPrivateMessage(_ text: String, now: UInt64) -> Result<Void, Reason> {
         guard phase == .loggedIn else { return .failure(.notLoggedIn) }
-        if text.count > limits.maxMessageLength { return .failure(.messageTooLong) }
+        if isTooLong(text) { return .failure(.messageTooLong) }
         guard flood.take(at: now) else { return .failure(.flooding) }
         return .success(())
+    }
+}
+
+extension SessionState {
+    /// Longer than the message limit, in characters. A text with no more UTF-8 bytes than
+    /// the limit cannot have more characters, so most texts are judged without counting.
+    func isTooLong(_ text: String) -> Bool {
+        text.utf8.count > limits.maxMessageLength && text.count > limits.maxMessageLength
     }
 }
 
