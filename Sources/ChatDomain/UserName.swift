@@ -16,28 +16,31 @@ public struct UserName: Hashable, Sendable {
         return .success(UserName(display: name, key: Self.key(for: name)))
     }
 
-    /// The uniqueness key for a name as typed by someone else (e.g. a private message recipient).
+    /// The uniqueness key for a name as typed by someone else (e.g. a private message
+    /// recipient): NFC, then Unicode case folding (so `ΟΔΟΣ` and `οδος` are one name).
     public static func key(for name: String) -> String {
-        name.precomposedStringWithCanonicalMapping.lowercased()
+        name.precomposedStringWithCanonicalMapping.folding(options: .caseInsensitive, locale: nil)
+            .precomposedStringWithCanonicalMapping
     }
 
-    /// Letters, decimal digits, `_`, `-`, `.` and the plain space.
+    /// Letters, decimal digits, `_`, `-`, `.` and the plain space. A character may carry
+    /// combining marks (scripts such as Devanagari build one character from several letters
+    /// and vowel signs), but never start with one; enclosing marks and variation selectors
+    /// (which make emoji such as keycaps) are refused.
     static func isAllowed(_ character: Character) -> Bool {
         if character == " " || character == "_" || character == "-" || character == "." { return true }
-        let scalars = character.unicodeScalars
-        guard let first = scalars.first else { return false }
-        switch first.properties.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .decimalNumber:
-            break
-        default:
-            return false
-        }
-        // Combining marks may follow a letter (scripts that NFC cannot precompose).
-        return scalars.dropFirst().allSatisfy {
-            switch $0.properties.generalCategory {
-            case .nonspacingMark, .spacingMark, .enclosingMark: return true
-            default: return false
+        var first = true
+        for scalar in character.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .decimalNumber:
+                break
+            case .nonspacingMark, .spacingMark:
+                if first || (0xFE00...0xFE0F).contains(scalar.value) || (0xE0100...0xE01EF).contains(scalar.value) { return false }
+            default:
+                return false
             }
+            first = false
         }
+        return !first
     }
 }

@@ -78,12 +78,14 @@ struct ClusterState {
         }
 
         let left = session.room
-        if let left { removeMember(request.session, profile: session.profile, from: left, events: &events) }
         let zoneChanged = session.zone != target.zone
         if zoneChanged {
             zones[session.zone]?.users -= 1
-            dropZoneIfEmpty(session.zone)
             zones[target.zone, default: Zone()].users += 1
+        }
+        if let left { removeMember(request.session, profile: session.profile, from: left, events: &events) }
+        if zoneChanged {
+            dropZoneIfEmpty(session.zone)
             session.zone = target.zone
         }
         session.room = target
@@ -120,6 +122,9 @@ struct ClusterState {
     }
 
     func session(forNameKey key: String) -> SessionID? { names[key] }
+
+    /// Every session of the cluster (for a single-process cluster: of its one node).
+    var sessionIDs: [SessionID] { Array(sessions.keys) }
 
     func room(_ ref: RoomRef) -> Room? { rooms[ref] }
 

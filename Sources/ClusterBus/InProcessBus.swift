@@ -21,8 +21,13 @@ public final class InProcessBus: ClusterBus {
         state.withLock { $0.sink = sink }
     }
 
+    /// Logs out every session (the one node's), then stops delivering events.
     public func shutdown() async {
-        state.withLock { $0.sink = nil }
+        state.withLock { locked in
+            var events: [ClusterEvent] = []
+            for id in locked.cluster.sessionIDs { locked.cluster.logout(id, events: &events) }
+            locked.sink = nil
+        }
     }
 
     public func login(_ request: LoginRequest) async throws(ClusterError) -> LoginOutcome {

@@ -61,7 +61,7 @@ import Testing
         #expect(UserName.validate(.repeating("<", 21), maxLength: max) == .failure(.nameTooLong))
     }
 
-    /// BUG: a Devanagari conjunct (consonant + virama + consonant, e.g. "स्ते" in नमस्ते) is one
+    /// Regression: a Devanagari conjunct (consonant + virama + consonant, e.g. "स्ते" in नमस्ते) is one
     /// grapheme cluster since Unicode 15.1 (rule GB9c), so `isAllowed` sees a letter followed by
     /// a letter inside one Character and refuses the name, although it holds only letters and marks.
     @Test("Devanagari names with conjuncts are letters", arguments: [
@@ -69,17 +69,13 @@ import Testing
         "\u{0932}\u{0915}\u{094D}\u{0937}\u{094D}\u{092E}\u{0940}",  // लक्ष्मी
     ])
     func devanagariConjuncts(_ raw: String) {
-        withKnownIssue("BUG: conjunct grapheme clusters are refused as invalid characters") {
-            #expect(refusal(UserName.validate(raw, maxLength: max)) == nil)
-        }
+        #expect(refusal(UserName.validate(raw, maxLength: max)) == nil)
     }
 
-    /// BUG: the keycap emoji "1️⃣" (digit + VS16 + combining enclosing keycap) passes as a digit
+    /// Regression: the keycap emoji "1️⃣" (digit + VS16 + combining enclosing keycap) passes as a digit
     /// with marks, so an emoji name is accepted.
     @Test func keycapEmojiIsRefused() {
-        withKnownIssue("BUG: keycap emoji accepted as a digit followed by marks") {
-            #expect(UserName.validate("1\u{FE0F}\u{20E3}", maxLength: max) == .failure(.nameInvalid))
-        }
+        #expect(UserName.validate("1\u{FE0F}\u{20E3}", maxLength: max) == .failure(.nameInvalid))
     }
 
     // MARK: Normalization and uniqueness key
@@ -121,14 +117,12 @@ import Testing
         #expect(scalars(UserName.key(for: "E\u{301}RIC")) == scalars("\u{E9}ric"))
     }
 
-    /// BUG: `key` lower-cases instead of case-folding. Swift maps capital sigma Σ to σ without
+    /// Regression: `key` once lower-cased instead of case-folding. Swift maps capital sigma Σ to σ without
     /// context, so "ΟΔΟΣ" keys to "οδοσ" while its own lower-case spelling "οδος" (final ς)
     /// keys to "οδος": two logins that differ only in case are both accepted.
     @Test func greekFinalSigmaIsCaseInsensitive() throws {
         let upper = try UserName.validate("\u{039F}\u{0394}\u{039F}\u{03A3}", maxLength: max).get()  // ΟΔΟΣ
         let lower = try UserName.validate("\u{03BF}\u{03B4}\u{03BF}\u{03C2}", maxLength: max).get()  // οδος
-        withKnownIssue("BUG: name key uses lowercased(), not case folding (Σ vs ς)") {
-            #expect(upper.key == lower.key)
-        }
+        #expect(upper.key == lower.key)
     }
 }

@@ -140,12 +140,12 @@ enum RedisScripts {
       if cap >= 0 and redis.call('ZCARD', rkey .. ':m') >= cap then return {'E', 'Room is full'} end
     end
     local left = s[2] or ''
-    if left ~= '' then leave_room(sid, left, s[3]) end
     local changed = s[1] ~= zone
     if changed then
       add_zone_user(s[1], -1)
       add_zone_user(zone, 1)
     end
+    if left ~= '' then leave_room(sid, left, s[3]) end
     redis.call('HSET', skey, 'zone', zone, 'room', ref)
     redis.call('ZADD', rkey .. ':m', redis.call('INCR', P .. 'seq'), sid)
     local f = room_fields(zone, name)

@@ -439,7 +439,7 @@ import Testing
         #expect(try await f.create(alice, "Games", "Arena2").joinedRoom?.newZone == nil)
     }
 
-    /// BUG: leaving a room for a room in another zone announces the old zone's change with a
+    /// Regression: leaving a room for a room in another zone announces the old zone's change with a
     /// user count that still includes the departed user (ClusterState.removeMember reads the
     /// zone's count before join() moves the user out), and no later event corrects it.
     @Test func leavingAZoneAnnouncesItsNewUserCount() async throws {
@@ -457,9 +457,7 @@ import Testing
             "zone created Games users=1 | Arena users=1",
             "room Games/Arena joined alice",
         ])
-        withKnownIssue("BUG: zone change for the zone left carries the old user count (2)") {
-            #expect(events.dropFirst().first == "zone changed Chat users=1 | Lobby users=1")
-        }
+        #expect(events.dropFirst().first == "zone changed Chat users=1 | Lobby users=1")
     }
 
     /// A logout from a room announces the zone's count without the user who left.
@@ -551,9 +549,7 @@ import Testing
         try await f.loggedIn("alice", session: 1)
         await f.bus.shutdown()
         let count = try await f.bus.loggedInCount()
-        withKnownIssue("InProcessBus.shutdown only drops the sink; sessions stay logged in") {
-            #expect(count == 0)
-        }
+        #expect(count == 0)
     }
 
     @Test func nodeIDIsTheOneGiven() {
@@ -646,9 +642,4 @@ private struct BusFixture {
     func buffer(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
 }
 
-extension JoinOutcome {
-    fileprivate var joinedRoom: JoinedRoom? {
-        if case .joined(let room) = self { return room }
-        return nil
-    }
-}
+// `JoinOutcome.joinedRoom` comes from the shared test support (RedisBus/BusCluster.swift).
