@@ -172,6 +172,10 @@ final class RedisConnectionHandler: ChannelDuplexHandler {
         case .command(let promise):
             kind = .command(promise)
         case .subscribe(let channels, let promise), .unsubscribe(let channels, let promise):
+            guard isPubSub else {
+                promise.fail(RedisConnectionError.invalidCommand("SUBSCRIBE/UNSUBSCRIBE need a subscriber connection"))
+                return
+            }
             guard channels > 0 else {
                 promise.succeed()
                 return
@@ -257,10 +261,10 @@ final class RedisConnectionHandler: ChannelDuplexHandler {
             guard let head = pending.popFirst() else {
                 throw RedisConnectionError.protocolError("unexpected reply with no command outstanding: \(reply)")
             }
-            guard case .command(let promise) = head.kind else {
-                preconditionFailure("subscriptions are only sent in pub/sub mode")
+            // Subscriptions are refused in this mode (see enqueue), so every entry is a command.
+            if case .command(let promise) = head.kind {
+                Self.complete(promise, with: reply)
             }
-            Self.complete(promise, with: reply)
         }
     }
 
