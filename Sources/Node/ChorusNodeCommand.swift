@@ -45,7 +45,18 @@ struct ChorusNodeCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "chorus")
         logger.logLevel = configuration.logLevel
+        Self.unblockShutdownSignals()
         try await ChorusNode(configuration: configuration, logger: logger).run()
+    }
+
+    /// A parent may start us with SIGINT/SIGTERM blocked (Foundation's `Process` does):
+    /// they are what stops a node, so they are unblocked before anything else starts.
+    static func unblockShutdownSignals() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 
     func makeConfiguration(environment: [String: String]) throws -> NodeConfiguration {
