@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Wire
 
 /// PROTOCOL.md sections 3 and 4: connection, login and its refusals, the small requests.
 @Suite("Session", .nodeGate)
@@ -123,6 +124,27 @@ struct SessionTests {
 
         let third = try TestClient(node, name: "Alice#3")
         try third.login("ALICE")
+    }
+
+    @Test("Login UserVariables become the user's initial variables, seen by room members")
+    func initialUserVariables() throws {
+        let node = try NodeProcess.start(["--rooms", "Lobby"])
+        let alice = try TestClient(node, name: "Alice")
+        try alice.login("Alice")
+        try alice.joinRoom("Lobby")
+        let bob = try TestClient(node, name: "Bob")
+        try bob.send(Request.login("Bob", variables: [("avatar", "<cat & dog>"), ("age", "7")]))
+        try bob.expect("RoomList")
+        try bob.expect("LoginResponse", result: "Accepted")
+        let join = try bob.joinRoom("Lobby")
+        func variables(of user: XMLElement?) -> [[String]] {
+            (user?.child("UserVariables")?.children ?? []).map { [$0.child("Name")?.text ?? "?", $0.child("Data")?.text ?? "?"] }
+        }
+        let bobInList = join.parameters.child("Users")?.children.last
+        #expect(bobInList?.child("Name")?.text == "Bob")
+        #expect(variables(of: bobInList) == [["avatar", "<cat & dog>"], ["age", "7"]], "\(join.raw)")
+        let joined = try alice.expect("UpdateUserList", minor: "UserJoined")
+        #expect(variables(of: joined.parameters.child("User")) == [["avatar", "<cat & dog>"], ["age", "7"]], "\(joined.raw)")
     }
 
     @Test("GetLoggedInUserCount counts logged-in users only")

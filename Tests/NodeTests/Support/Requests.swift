@@ -23,8 +23,9 @@ enum Request {
         "<XmlDoc><Action>\(action)</Action><Parameters>\(parameters)</Parameters></XmlDoc>"
     }
 
-    static func login(_ name: String, password: String = "") -> String {
-        envelope("Login", "<Name>\(escape(name))</Name><Password>\(escape(password))</Password><UserVariables/>")
+    static func login(_ name: String, password: String = "", variables: [(String, String)] = []) -> String {
+        let items = variables.map { "<UserVariable><Name>\(escape($0.0))</Name><Data>\(escape($0.1))</Data></UserVariable>" }
+        return envelope("Login", "<Name>\(escape(name))</Name><Password>\(escape(password))</Password><UserVariables>\(items.joined())</UserVariables>")
     }
 
     static func createRoom(_ name: String, zone: String = "", password: String? = nil, capacity: Int? = nil,
