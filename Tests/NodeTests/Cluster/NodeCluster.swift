@@ -1,0 +1,203 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A cluster for end-to-end tests: one fresh redis-server (`RedisServer`, shared with
+/// ClusterBusTests through a symbolic link) and several real `chorus-node` processes
+/// (`NodeProcess`) on it, each started with
+/// `--redis redis://127.0.0.1:PORT --node-id nN --rooms Lobby --threads 1` and `arguments`.
+///
+///     try await NodeCluster.with(nodes: 3) { cluster in
+///         let alice = try cluster.loggedIn(0, "alice")    // a TestClient on node 1
+///         ...
+///     }
+///
+/// `with` kills every node and stops the redis-server, also when the body throws.
+final class NodeCluster: @unchecked Sendable {
+    let redis: RedisServer
+    let arguments: [String]
+    let prefix = "chorus:"
+    private(set) var nodes: [NodeProcess] = []
+
+    private init(redis: RedisServer, arguments: [String]) {
+        self.redis = redis
+        self.arguments = arguments
+    }
+
+    static func with<Result>(nodes count: Int = 3, arguments: [String] = [],
+                             _ body: (NodeCluster) async throws -> Result) async throws -> Result {
+        let redis = try await RedisServer.start()
+        let cluster = NodeCluster(redis: redis, arguments: arguments)
+        do {
+            for index in 0..<count { cluster.nodes.append(try cluster.startNode(index)) }
+            let result = try await body(cluster)
+            await cluster.close()
+            return result
+        } catch {
+            await cluster.close()
+            throw error
+        }
+    }
+
+    private func startNode(_ index: Int) throws -> NodeProcess {
+        try NodeProcess.start(["--redis", redis.url, "--node-id", "n\(index + 1)", "--rooms", "Lobby", "--threads", "1"] + arguments)
+    }
+
+    private func close() async {
+        for node in nodes { node.kill() }
+        await redis.stop()
+    }
+
+    subscript(index: Int) -> NodeProcess { nodes[index] }
+
+    /// The node's id in Redis (`nN.<random suffix>`), read from its start-up log line
+    /// `Chorus node ID accepting connections on ...`.
+    func nodeID(_ index: Int) throws -> String {
+        let output = nodes[index].output
+        guard let range = output.range(of: #"Chorus node (\S+) accepting connections"#, options: .regularExpression) else {
+            throw TestFailure("node \(index + 1) did not log its id:\n\(nodes[index].logTail())")
+        }
+        return String(output[range].split(separator: " ")[2])
+    }
+
+    /// A client connected to node `index` (0-based), past `ConnectionResponse`.
+    func client(_ index: Int, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> TestClient {
+        try TestClient(nodes[index], name: "\(name)@n\(index + 1)", sourceLocation: sourceLocation)
+    }
+
+    /// A client of node `index`, logged in as `user`.
+    func loggedIn(_ index: Int, _ user: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> TestClient {
+        let client = try client(index, user, sourceLocation: sourceLocation)
+        try client.login(user, sourceLocation: sourceLocation)
+        return client
+    }
+
+    /// The process id of node `index`, found in /proc by its `--port` (NodeProcess keeps
+    /// its `Process` private). Only for signals to that one process (SIGSTOP/SIGCONT).
+    func pid(_ index: Int) throws -> Int32 {
+        let port = String(nodes[index].port)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = Int32(entry),
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard arguments.first?.hasSuffix("chorus-node") == true,
+                  let flag = arguments.firstIndex(of: "--port"), flag + 1 < arguments.count,
+                  arguments[flag + 1] == port else { continue }
+            return pid
+        }
+        throw TestFailure("no chorus-node process with --port \(port) in /proc")
+    }
+
+    // MARK: Redis, as an operator sees it
+
+    /// Runs `redis-cli -p PORT --raw ARGS...` and returns its output lines.
+    func redisCLI(_ arguments: [String]) throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.redisCLIPath())
+        process.arguments = ["-h", "127.0.0.1", "-p", "\(redis.port)", "--raw"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestFailure("redis-cli \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+    }
+
+    /// `KEYS chorus:*`, without the prefix, sorted.
+    func keys() throws -> [String] {
+        try redisCLI(["KEYS", "\(prefix)*"]).map { String($0.dropFirst(prefix.count)) }.sorted()
+    }
+
+    /// The keys that belong to a node: `node:<id>:*` and its sessions' `s:<id>/*`.
+    func keys(ofNode id: String) throws -> [String] {
+        try keys().filter { $0.hasPrefix("node:\(id):") || $0.hasPrefix("s:\(id)/") }
+    }
+
+    /// The name keys of the logged-in users (`HKEYS chorus:names`), sorted.
+    func nameKeys() throws -> [String] {
+        try redisCLI(["HKEYS", "\(prefix)names"]).sorted()
+    }
+
+    private static func redisCLIPath() -> String {
+        if let server = ProcessInfo.processInfo.environment["REDIS_SERVER"], !server.isEmpty {
+            let sibling = URL(fileURLWithPath: server).deletingLastPathComponent().appendingPathComponent("redis-cli").path
+            if FileManager.default.isExecutableFile(atPath: sibling) { return sibling }
+        }
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            let candidate = "\(directory)/redis-cli"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return "/usr/bin/redis-cli"
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` seconds pass.
+func clusterPoll(timeout: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(50_000)
+    }
+    return try condition()
+}
+
+/// Moves a non-Sendable value (a `TestClient`, used by one thread at a time) into a
+/// concurrently running closure.
+struct ClusterUnchecked<Value>: @unchecked Sendable {
+    let value: Value
+}
+
+extension TestClient {
+    /// Sends `Login` and expects `LoginResponse` `Denied` with `reason`.
+    func expectLoginDenial(as user: String, reason: String, timeout: Double = TestClient.defaultTimeout,
+                           sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try send(Request.login(user))
+        try expect("LoginResponse", result: "Denied", reason: reason, timeout: timeout, sourceLocation: sourceLocation)
+    }
+
+    /// Reads until an `UpdateUserList` with `minor` for `user` arrives; other frames are skipped.
+    @discardableResult
+    func waitForUserListChange(_ minor: String, _ user: String, timeout: Double = TestClient.defaultTimeout,
+                         sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
+        try waitFor("UpdateUserList \(minor) \(user)", timeout: timeout, sourceLocation: sourceLocation) {
+            $0.action == "UpdateUserList" && $0.minorAction == minor && $0.userName == user
+        }
+    }
+
+    /// Like `waitFor`, but also satisfied by a frame received (and skipped) earlier.
+    @discardableResult
+    func waitForOrSeen(_ description: String, timeout: Double = TestClient.defaultTimeout,
+                       sourceLocation: SourceLocation = #_sourceLocation, where predicate: (Frame) -> Bool) throws -> Frame {
+        if let seen = history.first(where: predicate) { return seen }
+        return try waitFor(description, timeout: timeout, sourceLocation: sourceLocation, where: predicate)
+    }
+
+    /// Sends `xml`; the first `action` frame that follows (others skipped) must be a
+    /// `Failure` with `reason`.
+    func refused(_ xml: String, _ action: String, _ reason: String,
+                 sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let frame = try call(xml, action, sourceLocation: sourceLocation)
+        #expect(frame.result == "Failure" && frame.reason == reason,
+                "\(name): expected \(action) Failure (\(reason)), got: \(frame.raw)", sourceLocation: sourceLocation)
+    }
+
+    /// `GetLoggedInUserCount`: the count, or nil if the answer was an `Error`.
+    func loggedInUserCount(sourceLocation: SourceLocation = #_sourceLocation) throws -> String? {
+        try send(Request.getLoggedInUserCount)
+        let frame = try waitFor("GetLoggedInUserCount", sourceLocation: sourceLocation) {
+            $0.action == "GetLoggedInUserCount" || ($0.action == "Error" && $0.param("RequestAction") == "GetLoggedInUserCount")
+        }
+        return frame.action == "Error" ? nil : frame.param("LoggedInUsers")
+    }
+}

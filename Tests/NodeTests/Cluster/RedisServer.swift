@@ -1,0 +1,1 @@
+../../ClusterBusTests/Support/RedisServer.swift
