@@ -11,12 +11,26 @@ final class ProxyProtocolDecoder: ChannelInboundHandler, RemovableChannelHandler
 
     private var buffer: ByteBuffer?
     private let logger: Logger
+    private var deadline: Scheduled<Void>?
+    /// A client (or load balancer) has this long to send the header.
+    static let headerTimeout: TimeAmount = .seconds(5)
 
 
 
 
     init(logger: Logger) {
         self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: Self.headerTimeout) { channel.close(promise: nil) }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -31,6 +45,7 @@ final class ProxyProtocolDecoder: ChannelInboundHandler, RemovableChannelHandler
             buffer = nil
             context.close(promise: nil)
         case .header(let source, let length):
+            deadline?.cancel()
             var rest = buffer!
             buffer = nil
             rest.moveReaderIndex(forwardBy: length)

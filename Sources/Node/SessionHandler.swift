@@ -32,10 +32,9 @@ final class SessionHandler: ChannelDuplexHandler {
     private var readHeld = false
     private static let maxQueued = 64
 
-    /// The client closed its sending side: finish its requests, then close after a grace.
+    /// The client closed its sending side: finish its requests, then close.
     private var inputClosed = false
     private var closeScheduled = false
-    private static let halfClosedGrace: TimeAmount = .seconds(2)
 
     private var framesSeen = 0
     private var malformedFrames = 0
@@ -137,12 +136,14 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     /// A half-closed client (e.g. `printf ... | nc`) still gets the answers to everything it
-    /// sent, and the events that follow for a short grace; then the session ends.
+    /// sent; then the session ends at once (its name is free again), one loop turn later so
+    /// that events already queued for it on this loop go out first.
     private func closeWhenDrained() {
         guard inputClosed, !closeScheduled, !busy, queue.isEmpty, !ended, let context else { return }
         closeScheduled = true
+        flushIfNeeded()
         let channel = context.channel
-        context.eventLoop.scheduleTask(in: Self.halfClosedGrace) { channel.close(promise: nil) }
+        context.eventLoop.execute { channel.close(promise: nil) }
     }
 
     /// Flushes what was written, then closes: the client reads the last message first.
