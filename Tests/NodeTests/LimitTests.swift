@@ -15,6 +15,7 @@ struct LimitTests {
             if response.result == "Accepted" { return client }
             try client.expectClosed()
             guard Date() < deadline else { throw TestFailure("no connection accepted within \(timeout) s after one closed") }
+            usleep(20_000)  // polling politely: the node ends the closed session on its own time
         }
     }
 
@@ -39,7 +40,7 @@ struct LimitTests {
         // A slot frees up when a session ends.
         first.close()
         let again = try connectWhenFree(node)
-        try again.login("First")
+        try again.login("Third")
     }
 
     @Test("--max-connections-per-ip 1: a second connection from the same address is denied")
@@ -55,7 +56,7 @@ struct LimitTests {
 
         first.close()
         let again = try connectWhenFree(node)
-        try again.login("Solo")
+        try again.login("Duo")
     }
 
     @Test("--idle-timeout 1: an idle connection is closed; one that sends Ping stays")
@@ -78,9 +79,24 @@ struct LimitTests {
         #expect(elapsed >= 0.9, "closed after \(elapsed) s, before the timeout")
         try pinger.send(Request.ping)
         try pinger.expect("Pong")
-        // Its name is free again.
-        let back = try TestClient(node, name: "back")
-        try back.login("Idle")
+    }
+
+    @Test("A name is free once the node has ended its session: as soon as its connection slot is free, the name is too")
+    func nameFreeWithSlot() throws {
+        // With one connection per address, a new connection being accepted shows that the node
+        // has ended the previous session; PROTOCOL.md section 3: "its name is free again at once".
+        let node = try NodeProcess.start(["--max-connections-per-ip", "1"])
+        var client = try TestClient(node, name: "Racer#0")
+        try client.login("Racer")
+        for round in 1...50 {
+            client.close()
+            client = try connectWhenFree(node)
+            try client.send(Request.login("Racer"))
+            let first = try client.next()
+            #expect(first.action == "RoomList", "round \(round): \(first.raw)")
+            guard first.action == "RoomList" else { return }
+            try client.expect("LoginResponse", result: "Accepted")
+        }
     }
 
     static func policy(port: Int) -> String {
