@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-deps.sh
 swift build --build-tests
-swift test --skip-build "$@"
+# Suites start real redis-server and chorus-node processes; run one test at a time so a
+# small CI machine does not starve them (timing-dependent checks stay honest).
+swift test --skip-build --no-parallel "$@"

@@ -69,6 +69,9 @@ public enum ClusterEvent: Sendable {
     /// The cluster ended this session (e.g. its name was taken while the cluster was
     /// partitioned): the node tells the client `reason` and closes the connection.
     case evict(SessionID, Reason)
+    /// The cluster's state changed without its events (Redis lost its data): the node sends
+    /// every user a fresh `RoomList` of its zone.
+    case resync
 }
 
 public enum RoomEvent: Sendable {

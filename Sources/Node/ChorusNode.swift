@@ -19,7 +19,7 @@ struct ChorusNode {
         logger[metadataKey: "node"] = "\(nodeID)"
         let bus = try makeBus(nodeID: nodeID, group: group, logger: logger)
         let registries = group.makeIterator().map { LoopRegistry(eventLoop: $0) }
-        let fanout = Fanout(registries: registries)
+        let fanout = Fanout(registries: registries, bus: bus)
         let context = NodeContext(configuration: configuration, bus: bus, fanout: fanout, logger: logger)
 
         var services: [any Service] = [ChatServer(context: context, group: group)]

@@ -14,11 +14,13 @@ import Wire
 /// out at once.
 final class Fanout: ClusterEventSink {
     let registries: [LoopRegistry]
+    private let bus: any ClusterBus
     private let allocator = ByteBufferAllocator()
     private let pendingChanges = Mutex<[RoomRef: ZoneChange]>([:])
 
-    init(registries: [LoopRegistry]) {
+    init(registries: [LoopRegistry], bus: any ClusterBus) {
         self.registries = registries
+        self.bus = bus
     }
 
     func registry(for loop: any EventLoop) -> LoopRegistry {
@@ -48,9 +50,30 @@ final class Fanout: ClusterEventSink {
                 batch.append(.direct(id, bytes))
             case .evict(let id, let reason):
                 batch.append(.evict(id, reason))
+            case .resync:
+                resyncRoomLists()
             }
         }
         dispatch(batch)
+    }
+
+    /// Sends every local user a fresh `RoomList` of its zone (one listing per zone).
+    private func resyncRoomLists() {
+        let registries = registries
+        let bus = bus
+        let allocator = allocator
+        Task {
+            var zones = Set<String>()
+            for registry in registries {
+                if let names = try? await registry.eventLoop.submit({ registry.zoneNames }).get() { zones.formUnion(names) }
+            }
+            var batch: [Delivery] = []
+            for zone in zones {
+                guard let listing = try? await bus.zoneListing(zone) else { continue }
+                batch.append(.roomList(zone, ServerEvent.roomList(listing).encoded(allocator: allocator)))
+            }
+            self.dispatch(batch)
+        }
     }
 
     /// Pushes the coalesced room count changes; called periodically.

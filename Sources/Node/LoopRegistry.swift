@@ -54,6 +54,9 @@ final class LoopRegistry: @unchecked Sendable {
         rooms[room] = members.isEmpty ? nil : members
     }
 
+    /// The zones that have users on this loop.
+    var zoneNames: [String] { Array(zones.keys) }
+
     /// Every session on this loop, e.g. to close them at shutdown.
     var allSessions: [SessionHandler] { Array(sessions.values) }
 
@@ -68,6 +71,9 @@ final class LoopRegistry: @unchecked Sendable {
                 }
             case .joined(let room, let id, let bytes):
                 if let session = sessions[id] {
+                    // Already a member here: the cluster restored a session whose leave this
+                    // node never saw, so its members never saw it leave either.
+                    if rooms[room]?[id] != nil { continue }
                     rooms[room, default: [:]][id] = session
                     if memberships[id]?.contains(room) != true { memberships[id, default: []].append(room) }
                 }
@@ -82,6 +88,10 @@ final class LoopRegistry: @unchecked Sendable {
             case .zone(let change, let bytes):
                 if let members = zones[change.zone] {
                     for member in members.values { member.receiveZoneEvent(bytes, change: change) }
+                }
+            case .roomList(let zone, let bytes):
+                if let members = zones[zone] {
+                    for member in members.values { member.receiveDirect(bytes) }
                 }
             case .direct(let id, let bytes):
                 sessions[id]?.receiveDirect(bytes)
@@ -105,6 +115,8 @@ enum Delivery: Sendable {
     case joined(RoomRef, SessionID, ByteBuffer)
     case left(RoomRef, SessionID, ByteBuffer)
     case zone(ZoneChange, ByteBuffer)
+    /// A fresh `RoomList` for every user of a zone.
+    case roomList(String, ByteBuffer)
     case direct(SessionID, ByteBuffer)
     case evict(SessionID, Reason)
 }

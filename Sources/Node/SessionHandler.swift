@@ -130,7 +130,6 @@ final class SessionHandler: ChannelDuplexHandler {
         queue.removeAll()
         pendingJoin = nil
         guard admitted else { return }
-        node.limiter.release(remoteAddress)
         registry.remove(self, zone: state.isLoggedIn ? state.zone : nil)
         if !busy { logoutFromCluster() }
     }
@@ -153,11 +152,21 @@ final class SessionHandler: ChannelDuplexHandler {
         context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in channel.close(promise: nil) }
     }
 
+    /// Ends the session in the cluster, then gives back its connection slot: a client that
+    /// gets a slot again finds its old name free.
     private func logoutFromCluster() {
-        guard state.isLoggedIn else { return }
+        let limiter = node.limiter
+        let address = remoteAddress
+        guard state.isLoggedIn else {
+            limiter.release(address)
+            return
+        }
         let bus = node.bus
         let id = id
-        Task { await bus.logout(session: id) }
+        Task {
+            await bus.logout(session: id)
+            limiter.release(address)
+        }
     }
 
     // MARK: Reading

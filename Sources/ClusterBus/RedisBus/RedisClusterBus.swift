@@ -25,6 +25,8 @@ public final class RedisClusterBus: ClusterBus {
     private let sinkBox = Mutex<(any ClusterEventSink)?>(nil)
     private let linkBox = Mutex<RedisLink?>(nil)
     private let heartbeat = Mutex<RepeatedTask?>(nil)
+    /// The Redis epoch this node last registered in (see `RedisScripts.epoch`).
+    private let knownEpoch = Mutex<String?>(nil)
 
     /// How long a node counts as alive after its last heartbeat; heartbeats go every third of it.
     static let heartbeatTTL: TimeAmount = .seconds(6)
@@ -40,9 +42,20 @@ public final class RedisClusterBus: ClusterBus {
         self.scripts = RedisScriptRunner(prefix: prefix)
     }
 
+    /// The link, for recovery: usable as soon as a connection exists.
     private var link: RedisLink {
         get throws(ClusterError) {
             guard let link = linkBox.withLock({ $0 }) else { throw .unavailable }
+            return link
+        }
+    }
+
+    /// The link, for sessions' operations: only once it is connected and recovered, so no
+    /// operation sees a half-restored cluster.
+    private var readyLink: RedisLink {
+        get throws(ClusterError) {
+            let link = try link
+            guard link.isConnected else { throw .unavailable }
             return link
         }
     }
@@ -111,11 +124,24 @@ public final class RedisClusterBus: ClusterBus {
     func recover() async throws {
         let link = try link
         try await scripts.load(on: link)
+        // Same epoch: Redis kept its state and this node was reaped (everybody saw its users
+        // leave): announce them again. New epoch: Redis lost everything, nobody saw anything
+        // leave: put things back quietly, then have clients refresh their room lists.
+        let candidate = String(UInt64.random(in: .min ... .max), radix: 36)
+        guard let epoch = try await scripts.run(.epoch, [candidate], on: link).string else {
+            throw RedisCommandError(message: "no epoch")
+        }
+        let previous = knownEpoch.withLock { known in
+            defer { known = epoch }
+            return known
+        }
+        let redisLostState = previous != nil && previous != epoch
+        let announce = redisLostState ? "0" : "1"
         _ = try await scripts.run(.heartbeat, [nodeID.rawValue, "\(Self.heartbeatTTL.nanoseconds / 1_000_000)"], on: link)
         for (room, options) in rules.permanentRooms {
             _ = try await scripts.run(.ensurePermanentRoom, [room.zone, room.name, options.password ?? "",
                                                               options.hidden ? "1" : "0", options.updatable ? "1" : "0",
-                                                              "\(options.capacity ?? -1)", options.description], on: link)
+                                                              "\(options.capacity ?? -1)", options.description, announce], on: link)
         }
         let sessions = local.withLock { $0.sessions }
         let registered = try await link.send(["SMEMBERS", "\(keys.prefix)node:\(nodeID.rawValue):sessions"]).get()
@@ -128,7 +154,7 @@ public final class RedisClusterBus: ClusterBus {
             let args = [nodeID.rawValue, id.description, session.nameKey, session.profile, session.zone,
                         session.room.map(RedisKeys.roomRef) ?? "", options.password ?? "", options.hidden ? "1" : "0",
                         options.updatable ? "1" : "0", "\(options.capacity ?? -1)", options.description,
-                        options.permanent ? "1" : "0"]
+                        options.permanent ? "1" : "0", "\(session.memberOrder ?? 0)", "\(session.roomOrder ?? 0)", announce]
             return (id, scripts.start(.restore, args, on: link))
         }
         var evicted: [ClusterEvent] = []
@@ -144,7 +170,18 @@ public final class RedisClusterBus: ClusterBus {
         }
         if restored > 0 { logger.notice("restored \(restored) sessions in Redis") }
         if !evicted.isEmpty { deliver(evicted) }
+        if redisLostState {
+            // Rooms nobody restores (their members left during the outage) vanished without a
+            // DeleteRoom; once every node had time to restore, clients get fresh room lists.
+            for delay in Self.resyncDelays {
+                eventLoop.scheduleTask(in: delay) { [weak self] in self?.deliver([.resync]) }
+            }
+        }
     }
+
+    /// When, after Redis lost its state, room lists are sent afresh: soon (the list is right
+    /// within a second), and again once every node had time to restore its sessions.
+    static let resyncDelays: [TimeAmount] = [.milliseconds(500), .seconds(3)]
 
     // MARK: Operations
 
@@ -184,6 +221,8 @@ public final class RedisClusterBus: ClusterBus {
         let leftRef = try cursor.string()
         let zoneUsers = try cursor.int()
         let summary = try cursor.room()
+        let memberOrder = try cursor.int()
+        let roomOrder = try cursor.int()
         var members: [UserProfile] = []
         for _ in 0..<max(0, try cursor.int()) {
             if let profile = UserProfile(serialized: try cursor.string()) { members.append(profile) }
@@ -197,6 +236,8 @@ public final class RedisClusterBus: ClusterBus {
             $0.sessions[request.session]?.room = request.room
             $0.sessions[request.session]?.zone = request.room.zone
             $0.sessions[request.session]?.roomOptions = roomOptions
+            $0.sessions[request.session]?.memberOrder = memberOrder
+            $0.sessions[request.session]?.roomOrder = roomOrder
         }
         if let left { unsubscribe(from: left) }
         return .joined(JoinedRoom(room: request.room, summary: summary, members: members, created: created,
@@ -226,18 +267,22 @@ public final class RedisClusterBus: ClusterBus {
     }
 
     public func publish(to room: RoomRef, message: ByteBuffer) throws(ClusterError) {
-        let link = try link
+        let link = try readyLink
         guard let channel = local.withLock({ $0.rooms[room]?.channel }) else { throw .unavailable }
         var payload = ByteBuffer()
         payload.reserveCapacity(message.readableBytes + 1)
         payload.writeInteger(UInt8(ascii: "M"))
         payload.writeImmutableBuffer(message)
-        guard link.isConnected else { throw .unavailable }
         _ = link.send([Self.publishCommand, channel, payload])
     }
 
     public func sendPrivate(to nameKeys: [String], message: ByteBuffer) async throws(ClusterError) -> [Int] {
-        let reply = try await run(.sendPrivate, [String(buffer: message)] + nameKeys)
+        let reply: RESPValue
+        do {
+            reply = try await scripts.start(.sendPrivate, [message] + nameKeys.map { ByteBuffer(string: $0) }, on: try readyLink).get()
+        } catch {
+            throw .unavailable
+        }
         return (reply.array ?? []).compactMap { $0.int.map { Int($0) - 1 } }
     }
 
@@ -247,7 +292,7 @@ public final class RedisClusterBus: ClusterBus {
     }
 
     public func loggedInCount() async throws(ClusterError) -> Int {
-        let link = try link
+        let link = try readyLink
         do {
             guard let count = try await link.send(["HLEN", "\(keys.prefix)names"]).get().int else { throw ClusterError.unavailable }
             return Int(count)
@@ -261,7 +306,7 @@ public final class RedisClusterBus: ClusterBus {
     /// Subscribes to a room's channel before a local session joins it (so the session's own
     /// join event, and everything after it, arrives); counts local interest.
     private func subscribe(to room: RoomRef) async throws(ClusterError) {
-        let link = try link
+        let link = try readyLink
         let channel = keys.roomChannel(room)
         let first = local.withLock { state in
             state.rooms[room, default: RoomInterest(channel: channel)].count += 1
@@ -323,7 +368,7 @@ public final class RedisClusterBus: ClusterBus {
     private static let publishCommand = ByteBuffer(string: "PUBLISH")
 
     private func run(_ script: RedisScriptRunner.Script, _ args: [String]) async throws(ClusterError) -> RESPValue {
-        let link = try link
+        let link = try readyLink
         do {
             return try await scripts.run(script, args, on: link)
         } catch {
@@ -344,6 +389,9 @@ struct LocalSession: Sendable {
     var zone: String
     var room: RoomRef?
     var roomOptions: RoomOptions?
+    /// The member's and the room's places in join and creation order, kept for restores.
+    var memberOrder: Int?
+    var roomOrder: Int?
 }
 
 struct RoomInterest: Sendable {

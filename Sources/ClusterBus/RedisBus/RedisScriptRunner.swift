@@ -5,7 +5,7 @@ import Synchronization
 /// has forgotten (NOSCRIPT, after a restart) is loaded again and the call repeated once.
 final class RedisScriptRunner: Sendable {
     enum Script: CaseIterable, Sendable {
-        case login, join, leave, logout, sendPrivate, listing, heartbeat, reapDead, deregister, ensurePermanentRoom, restore
+        case login, join, leave, logout, sendPrivate, listing, heartbeat, reapDead, deregister, ensurePermanentRoom, restore, epoch
 
         var body: String {
             switch self {
@@ -20,6 +20,7 @@ final class RedisScriptRunner: Sendable {
             case .deregister: RedisScripts.deregister
             case .ensurePermanentRoom: RedisScripts.ensurePermanentRoom
             case .restore: RedisScripts.restore
+            case .epoch: RedisScripts.epoch
             }
         }
 
@@ -44,16 +45,21 @@ final class RedisScriptRunner: Sendable {
 
     /// Starts a call without waiting (for pipelining many calls).
     func start(_ script: Script, _ args: [String], on link: RedisLink) -> EventLoopFuture<RESPValue> {
+        start(script, args.map { ByteBuffer(string: $0) }, on: link)
+    }
+
+    /// Starts a call with binary arguments, passed on byte for byte.
+    func start(_ script: Script, _ args: [ByteBuffer], on link: RedisLink) -> EventLoopFuture<RESPValue> {
+        let prefix = ByteBuffer(string: self.prefix)
         guard let sha = shas.withLock({ $0[script] }) else {
-            return link.send(["EVAL", script.source, "0", prefix] + args)
+            return link.send([ByteBuffer(string: "EVAL"), ByteBuffer(string: script.source), ByteBuffer(string: "0"), prefix] + args)
         }
-        return link.send(["EVALSHA", sha, "0", prefix] + args).flatMapError { error in
+        let call = [ByteBuffer(string: "EVALSHA"), ByteBuffer(string: sha), ByteBuffer(string: "0"), prefix] + args
+        return link.send(call).flatMapError { error in
             guard let redisError = error as? RedisCommandError, redisError.message.hasPrefix("NOSCRIPT") else {
                 return link.eventLoop.makeFailedFuture(error)
             }
-            return link.send(["SCRIPT", "LOAD", script.source]).flatMap { _ in
-                link.send(["EVALSHA", sha, "0", self.prefix] + args)
-            }
+            return link.send(["SCRIPT", "LOAD", script.source]).flatMap { _ in link.send(call) }
         }
     }
 

@@ -46,11 +46,20 @@ enum RedisScripts {
       local key = P .. 'zone:' .. zone .. ':users'
       if redis.call('INCRBY', key, delta) <= 0 then redis.call('DEL', key) end
     end
-    local function create_room(zone, name, pw, hidden, upd, cap, desc, perm)
+    -- the next sequence number, or `given` (a restored order) keeping the counter above it
+    local function next_seq(given)
+      local n = tonumber(given or '')
+      if n and n > 0 then
+        if tonumber(redis.call('GET', P .. 'seq') or '0') < n then redis.call('SET', P .. 'seq', n) end
+        return n
+      end
+      return redis.call('INCR', P .. 'seq')
+    end
+    local function create_room(zone, name, pw, hidden, upd, cap, desc, perm, order)
       local rkey = P .. 'room:' .. zone .. SEP .. name
       redis.call('HSET', rkey, 'pw', pw, 'hidden', hidden, 'upd', upd, 'cap', cap, 'desc', desc, 'perm', perm)
       redis.call('INCR', P .. 'roomcount')
-      redis.call('ZADD', P .. 'zone:' .. zone .. ':rooms', redis.call('INCR', P .. 'seq'), name)
+      redis.call('ZADD', P .. 'zone:' .. zone .. ':rooms', next_seq(order), name)
     end
     -- takes a session out of its room: UserLeft to the room, then the room list change
     local function leave_room(sid, ref, profile)
@@ -147,12 +156,15 @@ enum RedisScripts {
     end
     if left ~= '' then leave_room(sid, left, s[3]) end
     redis.call('HSET', skey, 'zone', zone, 'room', ref)
-    redis.call('ZADD', rkey .. ':m', redis.call('INCR', P .. 'seq'), sid)
+    local order = redis.call('INCR', P .. 'seq')
+    redis.call('ZADD', rkey .. ':m', order, sid)
     local f = room_fields(zone, name)
     zone_event(create == '1' and 'C' or 'U', zone, f)
     redis.call('PUBLISH', P .. 'ch:room:' .. ref, 'J' .. sid .. SEP .. s[3])
     local out = {'OK', create, left, zone_users(zone)}
     for _, v in ipairs(f) do out[#out + 1] = v end
+    out[#out + 1] = order
+    out[#out + 1] = redis.call('ZSCORE', P .. 'zone:' .. zone .. ':rooms', name) or '0'
     local members = redis.call('ZRANGE', rkey .. ':m', 0, -1)
     out[#out + 1] = #members
     for _, m in ipairs(members) do out[#out + 1] = redis.call('HGET', P .. 's:' .. m, 'profile') or '' end
@@ -225,7 +237,8 @@ enum RedisScripts {
     return reap(ARGV[2])
     """#
 
-    /// ARGV: prefix, zone, room, password, hidden, updatable, capacity, description → 1 if created
+    /// ARGV: prefix, zone, room, password, hidden, updatable, capacity, description,
+    /// announce (1: push it as created; 0: Redis lost it, clients list it already) → 1 if created
     static let ensurePermanentRoom = #"""
     local zone, name = ARGV[2], ARGV[3]
     local rkey = P .. 'room:' .. zone .. SEP .. name
@@ -234,13 +247,23 @@ enum RedisScripts {
       return 0
     end
     create_room(zone, name, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], '1')
-    zone_event('C', zone, room_fields(zone, name))
+    zone_event(ARGV[9] == '1' and 'C' or 'U', zone, room_fields(zone, name))
     return 1
+    """#
+
+    /// ARGV: prefix, candidate → the cluster's epoch: a random value set once per Redis
+    /// lifetime. A node that sees it change knows Redis lost its state (nobody saw its
+    /// sessions leave); the same epoch means the node itself was reaped (everybody did).
+    static let epoch = #"""
+    redis.call('SET', P .. 'epoch', ARGV[2], 'NX')
+    return redis.call('GET', P .. 'epoch')
     """#
 
     /// Puts back a live session that Redis lost (restart without persistence, or this node
     /// was taken for dead). ARGV: prefix, node, session, name key, profile, zone, room ref or
-    /// '', password, hidden, updatable, capacity, description, permanent
+    /// '', password, hidden, updatable, capacity, description, permanent, member order, room
+    /// order (both as first given, so join and creation order survive), announce (1 when
+    /// the others saw the session leave: publish its join again)
     /// → 'present', 'restored', or 'conflict' (a live session of another node has the name)
     static let restore = #"""
     local node, sid, key, profile, zone, ref = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -256,9 +279,11 @@ enum RedisScripts {
       local rzone, name = split2(ref)
       local rkey = P .. 'room:' .. ref
       local fresh = redis.call('EXISTS', rkey) == 0
-      if fresh then create_room(rzone, name, ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13]) end
-      redis.call('ZADD', rkey .. ':m', redis.call('INCR', P .. 'seq'), sid)
-      zone_event('U', rzone, room_fields(rzone, name))
+      local announce = ARGV[16] == '1'
+      if fresh then create_room(rzone, name, ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[15]) end
+      redis.call('ZADD', rkey .. ':m', next_seq(ARGV[14]), sid)
+      zone_event((fresh and announce) and 'C' or 'U', rzone, room_fields(rzone, name))
+      if announce then redis.call('PUBLISH', P .. 'ch:room:' .. ref, 'J' .. sid .. SEP .. profile) end
     end
     return 'restored'
     """#

@@ -595,6 +595,8 @@ private func describe(_ event: ClusterEvent) -> String {
         return "direct \(session) \(String(buffer: bytes))"
     case .evict(let session, let reason):
         return "evict \(session) \(reason.rawValue)"
+    case .resync:
+        return "resync"
     }
 }
 

@@ -70,6 +70,8 @@ enum BusEventText {
             return "direct \(session) \(String(buffer: bytes))"
         case .evict(let session, let reason):
             return "evict \(session) \(reason.rawValue)"
+        case .resync:
+            return "resync"
         }
     }
 }

@@ -67,8 +67,10 @@ struct ClusterTests {
             }
 
             // Counts are cluster-wide on every node.
+            var askers: [TestClient] = []  // kept connected: a closed client's session ends at once
             for index in 0..<3 {
                 let asker = try cluster.loggedIn(index, "asker\(index)")
+                askers.append(asker)
                 let rooms = try asker.call(Request.getRoomsInZone("Chat"), "GetRoomsInZone").rooms
                 #expect(rooms.map(\.name) == ["Lobby", "Arena"])
                 #expect(rooms.map(\.users) == [0, 3], "as seen from node \(index + 1)")
