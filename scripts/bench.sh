@@ -8,7 +8,7 @@
 #
 # Knobs (env), defaults = the peer's:
 #   C=1000 R=10 W=4 DUR=20 DRAIN=10 RATE=1000 REPEAT=1 SWEEP_RATES="" SWEEP_DUR=10
-#   LOGINS=10000 LOGIN_CONC=100 PRIVATE_W=$W IDLE_PER_NODE=10000 IDLE_SETTLE=15
+#   LOGINS=10000 LOGIN_CONC=100 PRIVATE_W=$W IDLE_PER_NODE=10000 IDLE_SETTLE=15 IDLE_CONC=64
 #   SRC_IPS=127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4 THREADS=1 (generator event loops)
 #   NODE_THREADS= (chorus-node --threads; default one per core) MAX_CONN=20000
 #   FLOOD_RATE=100000 FLOOD_BURST=100000 PHASES="closed rate logins private idle"
@@ -28,7 +28,7 @@ fi
 C="${C:-1000}"; R="${R:-10}"; W="${W:-4}"; DUR="${DUR:-20}"; DRAIN="${DRAIN:-10}"; RATE="${RATE:-1000}"
 REPEAT="${REPEAT:-1}"; SWEEP_RATES="${SWEEP_RATES-}"; SWEEP_DUR="${SWEEP_DUR:-10}"
 LOGINS="${LOGINS:-10000}"; LOGIN_CONC="${LOGIN_CONC:-100}"; PRIVATE_W="${PRIVATE_W:-$W}"
-IDLE_PER_NODE="${IDLE_PER_NODE:-10000}"; IDLE_SETTLE="${IDLE_SETTLE:-15}"
+IDLE_PER_NODE="${IDLE_PER_NODE:-10000}"; IDLE_SETTLE="${IDLE_SETTLE:-15}"; IDLE_CONC="${IDLE_CONC:-64}"
 SRC_IPS="${SRC_IPS:-127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4}"; THREADS="${THREADS:-1}"
 NODE_THREADS="${NODE_THREADS:-}"; MAX_CONN="${MAX_CONN:-20000}"
 FLOOD_RATE="${FLOOD_RATE:-100000}"; FLOOD_BURST="${FLOOD_BURST:-100000}"
@@ -52,9 +52,9 @@ stop_pid() { # stop one process we started, by PID: TERM, then KILL after 5 s
   wait "$pid" 2>/dev/null
   return 0
 }
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do stop_pid "$p"; done
+cleanup() { # newest first: generators, then nodes (they deregister from Redis), then redis
+  local k
+  for (( k = ${#PIDS[@]} - 1; k >= 0; k-- )); do stop_pid "${PIDS[$k]}"; done
   PIDS=()
 }
 trap cleanup EXIT
@@ -94,7 +94,7 @@ BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path 2>/dev/n
   echo "swift: $(swift --version 2>&1 | head -1)"
   echo "chorus: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with local changes)')"
   echo "redis: $(redis-server --version)"
-  echo "params: QUICK=$QUICK C=$C R=$R W=$W DUR=$DUR DRAIN=$DRAIN RATE=$RATE REPEAT=$REPEAT SWEEP_RATES='$SWEEP_RATES' LOGINS=$LOGINS LOGIN_CONC=$LOGIN_CONC PRIVATE_W=$PRIVATE_W IDLE_PER_NODE=$IDLE_PER_NODE IDLE_SETTLE=$IDLE_SETTLE THREADS=$THREADS NODE_THREADS=${NODE_THREADS:-auto}"
+  echo "params: QUICK=$QUICK C=$C R=$R W=$W DUR=$DUR DRAIN=$DRAIN RATE=$RATE REPEAT=$REPEAT SWEEP_RATES='$SWEEP_RATES' LOGINS=$LOGINS LOGIN_CONC=$LOGIN_CONC PRIVATE_W=$PRIVATE_W IDLE_PER_NODE=$IDLE_PER_NODE IDLE_SETTLE=$IDLE_SETTLE IDLE_CONC=$IDLE_CONC THREADS=$THREADS NODE_THREADS=${NODE_THREADS:-auto}"
   echo "nodes: 2, --flood-rate $FLOOD_RATE --flood-burst $FLOOD_BURST (raised: the defaults, 10 msg/s burst 20 per session, would refuse this load) --max-connections $MAX_CONN"
   echo "descriptor limit (soft/hard): $(ulimit -Sn)/$(ulimit -Hn)"
   echo "other processes using CPU at start:"; ps -eo pid,pcpu,rss,comm --sort=-pcpu | head -6
@@ -171,7 +171,7 @@ if want idle; then
   sleep 3
   IDLE_ROOMS=$(( 2 * IDLE_PER_NODE / 100 )); [ "$IDLE_ROOMS" -lt 1 ] && IDLE_ROOMS=1
   run_phase "idle-$IDLE_PER_NODE-per-node" idle -c $(( 2 * IDLE_PER_NODE )) -r "$IDLE_ROOMS" --settle "$IDLE_SETTLE" \
-    --source-ips "$SRC_IPS" --concurrency 200
+    --source-ips "$SRC_IPS" --concurrency "$IDLE_CONC"
 fi
 
 # ---------------------------------------------------------------- stop + report

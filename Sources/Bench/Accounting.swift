@@ -114,33 +114,37 @@ final class RoomOrderTable {
         var capacity: Int = 0
     }
 
-    private var columns: [Column]
+    /// One column per sender (a raw buffer: no reference counting on the per-delivery path).
+    private let columns: UnsafeMutablePointer<Column>
+    let senders: Int
     /// Deliveries whose predecessor differed from the one first recorded in this table.
-    private(set) var disagreements: Int64 = 0
+    private let counter: UnsafeMutablePointer<Int64>
+    var disagreements: Int64 { counter.pointee }
     /// Largest sequence accepted (protects against absurd values in foreign messages).
     static let maxSequence = 1 << 28
 
     init(senders: Int) {
-        columns = [Column](repeating: Column(), count: max(senders, 0))
+        self.senders = max(senders, 0)
+        columns = .allocate(capacity: max(senders, 1))
+        columns.initialize(repeating: Column(), count: max(senders, 1))
+        counter = .allocate(capacity: 1)
+        counter.initialize(to: 0)
     }
 
     deinit {
-        for c in columns { c.entries?.deallocate() }
+        for s in 0..<senders { columns[s].entries?.deallocate() }
+        columns.deallocate()
+        counter.deallocate()
     }
-
-    var senders: Int { columns.count }
 
     /// Records that a receiver got (sender, seq) right after `predecessor`; returns false on a
     /// disagreement.
     @inline(__always)
     @discardableResult
     func observe(sender: Int, seq: Int, predecessor: UInt64) -> Bool {
-        guard sender >= 0, sender < columns.count, seq >= 0, seq < Self.maxSequence else { return true }
-        var column = columns[sender]
-        if seq >= column.capacity {
-            grow(sender, to: seq + 1)
-            column = columns[sender]
-        }
+        guard sender >= 0, sender < senders, seq >= 0, seq < Self.maxSequence else { return true }
+        if seq >= columns[sender].capacity { grow(sender, to: seq + 1) }
+        let column = columns[sender]
         let slot = column.entries! + seq
         if slot.pointee.predecessor == 0 {
             slot.pointee = Entry(predecessor: predecessor, matches: 1)
@@ -150,7 +154,7 @@ final class RoomOrderTable {
             slot.pointee.matches &+= 1
             return true
         }
-        disagreements += 1
+        counter.pointee += 1
         return false
     }
 
@@ -168,12 +172,12 @@ final class RoomOrderTable {
     }
 
     func entry(sender: Int, seq: Int) -> Entry {
-        guard sender >= 0, sender < columns.count, seq >= 0, seq < columns[sender].capacity else { return Entry() }
+        guard sender >= 0, sender < senders, seq >= 0, seq < columns[sender].capacity else { return Entry() }
         return columns[sender].entries![seq]
     }
 
     func recorded(sender: Int) -> Int {
-        sender >= 0 && sender < columns.count ? columns[sender].capacity : 0
+        sender >= 0 && sender < senders ? columns[sender].capacity : 0
     }
 
     /// Total disagreements over several per-loop tables: each table's own count plus, per message,

@@ -34,8 +34,18 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
     private var splitter = FrameSplitter()
     /// Public mode: last sequence seen per sender (by member position in the room).
     private let lastSeen: LastSeen?
+    // The receive path reads these per delivery: plain pointers and unowned(unsafe) references
+    // (kept alive by `loopState`, `shared` and `lastSeen`) cost no retain/release and no
+    // exclusivity bookkeeping.
+    private let hot: UnsafeMutablePointer<HotCounters>
+    private let order: RoomOrderTable
+    private let layout: Layout
+    private let prefix: UnsafeRawBufferPointer
+    private let lastSeenValues: UnsafeMutablePointer<Int32>?
+    private let echoReplaces: Bool
+    private let privateMode: Bool
     /// The previous message this client saw in its room (for the order agreement table).
-    private var lastKey: UInt64 = noPredecessor
+    private let lastKey: UnsafeMutablePointer<UInt64>
     /// Private mode: last sequence seen per sender, and next sequence per recipient.
     private var privateLast: [Int: Int32] = [:]
     private var privateNext: [Int: Int32] = [:]
@@ -56,6 +66,19 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
         let mode = shared.config.mode
         lastSeen = (mode == .closed || mode == .rate) ? LastSeen(count: shared.membersPerRoom[room]) : nil
         random = (shared.config.seed &+ UInt64(id)) &* 0x9E37_79B9_7F4A_7C15 | 1
+        hot = loopState.hot
+        order = loopState.order
+        self.layout = layout
+        prefix = UnsafeRawBufferPointer(shared.prefix)
+        lastSeenValues = lastSeen?.values
+        echoReplaces = mode == .closed
+        privateMode = mode == .private
+        lastKey = .allocate(capacity: 1)
+        lastKey.initialize(to: noPredecessor)
+    }
+
+    deinit {
+        lastKey.deallocate()
     }
 
     // MARK: connection life cycle
@@ -152,7 +175,7 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
         case .privateMessage:
             onPrivate(frame, after: after, now: now)
         case .other:
-            return
+            hot.pointee.otherFrames &+= 1
         case .error:
             let reason = FrameScanner.reason(frame) ?? "?"
             loopState.recordError(client: id, reason: reason, frame: String(decoding: frame.prefix(300), as: UTF8.self))
@@ -161,54 +184,54 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    @inline(__always)
     private func onPublic(_ frame: UnsafeRawBufferPointer, after: Int, now: UInt64) {
-        let hot = loopState.hot
+        let hot = self.hot
         guard let m = FrameScanner.message(frame, from: after) else {
             hot.pointee.foreign += 1
             return
         }
-        let sender = FrameScanner.clientIndex(frame, start: m.userStart, end: m.userEnd, prefix: UnsafeRawBufferPointer(shared.prefix))
-        let layout = shared.layout
-        guard sender >= 0, sender < layout.clients, layout.room(of: sender) == room, let lastSeen else {
+        let layout = self.layout
+        let sender = FrameScanner.clientIndex(frame, start: m.userStart, end: m.userEnd, prefix: prefix)
+        guard sender >= 0, sender < layout.clients, layout.room(of: sender) == room, let lastSeenValues else {
             hot.pointee.foreign += 1
             return
         }
         let ts = UInt64(m.timestamp)
         hot.pointee.latency.record(now > ts ? (now - ts) / 1000 : 0)
         hot.pointee.delivered += 1
-        if now < loopState.windowEnd { hot.pointee.deliveredInWindow += 1 }
+        if now < hot.pointee.windowEnd { hot.pointee.deliveredInWindow += 1 }
         let seq = Int(truncatingIfNeeded: m.sequence)
-        hot.pointee.sequence.observe(Int32(truncatingIfNeeded: seq), last: &lastSeen.values[layout.member(of: sender)])
-        let key = messageKey(sender: sender, seq: seq)
-        loopState.order.observe(sender: sender, seq: seq, predecessor: lastKey)
-        lastKey = key
-        if sender == id, shared.config.mode == .closed, loopState.sending {
+        hot.pointee.sequence.observe(Int32(truncatingIfNeeded: seq), last: &lastSeenValues[layout.member(of: sender)])
+        order.observe(sender: sender, seq: seq, predecessor: lastKey.pointee)
+        lastKey.pointee = messageKey(sender: sender, seq: seq)
+        if sender == id, echoReplaces, hot.pointee.sending {
             // Our own copy is back: the message left flight; send its replacement now, in this read.
             let t = monotonicNanos()
-            if t < loopState.sendEnd { sendPublic(timestamp: t) }
+            if t < hot.pointee.sendEnd { sendPublic(timestamp: t) }
         }
     }
 
     private func onPrivate(_ frame: UnsafeRawBufferPointer, after: Int, now: UInt64) {
-        let hot = loopState.hot
+        let hot = self.hot
         guard let m = FrameScanner.message(frame, from: after) else {
             hot.pointee.foreign += 1
             return
         }
-        let sender = FrameScanner.clientIndex(frame, start: m.userStart, end: m.userEnd, prefix: UnsafeRawBufferPointer(shared.prefix))
-        guard sender >= 0, sender < shared.layout.clients else {
+        let sender = FrameScanner.clientIndex(frame, start: m.userStart, end: m.userEnd, prefix: prefix)
+        guard sender >= 0, sender < layout.clients else {
             hot.pointee.foreign += 1
             return
         }
         let ts = UInt64(m.timestamp)
         hot.pointee.latency.record(now > ts ? (now - ts) / 1000 : 0)
         hot.pointee.delivered += 1
-        if now < loopState.windowEnd { hot.pointee.deliveredInWindow += 1 }
+        if now < hot.pointee.windowEnd { hot.pointee.deliveredInWindow += 1 }
         var last = privateLast[sender] ?? -1
         hot.pointee.sequence.observe(Int32(truncatingIfNeeded: m.sequence), last: &last)
         privateLast[sender] = last
         // The message left the sender's flight: give the sender its credit back.
-        if shared.config.mode == .private, sender < shared.registry.count, let s = shared.registry[sender] {
+        if privateMode, sender < shared.registry.count, let s = shared.registry[sender] {
             if s.loopState === loopState {
                 s.credit()
             } else {
@@ -219,9 +242,9 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
 
     /// Private mode: one of our messages arrived; send the next one if the phase is on.
     func credit() {
-        guard loopState.sending, phase == .ready else { return }
+        guard hot.pointee.sending, phase == .ready else { return }
         let t = monotonicNanos()
-        if t < loopState.sendEnd { sendPrivate(timestamp: t) }
+        if t < hot.pointee.sendEnd { sendPrivate(timestamp: t) }
     }
 
     // MARK: handshake
@@ -243,7 +266,7 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             let now = monotonicNanos()
-            loopState.hot.pointee.loginLatency.record((now - connectStart) / 1000)
+            hot.pointee.loginLatency.record((now - connectStart) / 1000)
             if !joinsRoom {
                 becomeReady()
             } else if creates {
@@ -323,7 +346,7 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
         writeText(&buf, timestamp: timestamp, seq: sent)
         buf.writeStaticString("</Message><Variables/></Parameters></XmlDoc>\0")
         sent += 1
-        loopState.hot.pointee.sent += 1
+        hot.pointee.sent += 1
         context.write(NIOAny(buf), promise: nil)
         if !pendingFlush {
             pendingFlush = true
@@ -344,7 +367,7 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
         writeText(&buf, timestamp: timestamp, seq: Int(seq))
         buf.writeStaticString("</Message></Parameters></XmlDoc>\0")
         sent += 1
-        loopState.hot.pointee.sent += 1
+        hot.pointee.sent += 1
         context.write(NIOAny(buf), promise: nil)
         if !pendingFlush {
             pendingFlush = true

@@ -196,6 +196,7 @@ struct MergedStats {
     var delivered: Int64 = 0
     var deliveredInWindow: Int64 = 0
     var foreign: Int64 = 0
+    var otherFrames: Int64 = 0
     var sent: Int64 = 0
     var gaps: Int64 = 0
     var reorders: Int64 = 0
@@ -218,6 +219,7 @@ struct MergedStats {
             delivered += p.hot.delivered
             deliveredInWindow += p.hot.deliveredInWindow
             foreign += p.hot.foreign
+            otherFrames += p.hot.otherFrames
             sent += p.hot.sent
             gaps += p.hot.sequence.gaps
             reorders += p.hot.sequence.reorders

@@ -30,7 +30,14 @@ struct HotCounters {
     var delivered: Int64 = 0
     var deliveredInWindow: Int64 = 0
     var foreign: Int64 = 0
+    /// Frames that are neither deliveries nor handshake answers (UpdateRoomList, UpdateUserList…).
+    var otherFrames: Int64 = 0
     var sent: Int64 = 0
+    /// Send phase: sends happen only while `sending` and before `sendEnd`; deliveries received
+    /// before `windowEnd` count towards deliveries/s (see LoopState).
+    var sending = false
+    var sendEnd: UInt64 = 0
+    var windowEnd: UInt64 = .max
     var sequence = SequenceCheck()
     var latency = LoopState.makeHistogram()
     var sendLag = LoopState.makeHistogram()
@@ -55,11 +62,18 @@ final class LoopState: @unchecked Sendable {
     var errorSamplesPrinted = 0
     var oversizedFrames: Int64 = 0
 
-    /// Send phase: sends happen only while `sending` and before `sendEnd`; deliveries received
-    /// before `windowEnd` count towards deliveries/s.
-    var sending = false
-    var sendEnd: UInt64 = 0
-    var windowEnd: UInt64 = .max
+    var sending: Bool {
+        get { hot.pointee.sending }
+        set { hot.pointee.sending = newValue }
+    }
+    var sendEnd: UInt64 {
+        get { hot.pointee.sendEnd }
+        set { hot.pointee.sendEnd = newValue }
+    }
+    var windowEnd: UInt64 {
+        get { hot.pointee.windowEnd }
+        set { hot.pointee.windowEnd = newValue }
+    }
 
     private var dirty: [Client] = []
     private var flushScheduled = false

@@ -110,7 +110,8 @@ enum ReportPrinter {
                 }()
                 out += "\(r["label"]?.string ?? "?"): \(r["connected"]?.int ?? 0)/\(r["clients"]?.int ?? 0) clients logged in, in \(r["rooms"]?.int ?? 0) rooms, "
                     + "per node \(perNode.joined(separator: "/")), \(r["processes"]?.int ?? 1) generator process(es), settle \(fmt(r["settle_s"]?.double ?? 0, 0))s; "
-                    + "failed \(r["failed_logins"]?.int ?? 0), disconnects \(r["disconnects"]?.int ?? 0), errors \(r["errors"]?.int ?? 0)\n"
+                    + "failed \(r["failed_logins"]?.int ?? 0), disconnects \(r["disconnects"]?.int ?? 0), errors \(r["errors"]?.int ?? 0); "
+                    + "set-up \(fmt(r["setup_s"]?.double ?? 0, 1))s, room/user-list pushes received \(r["other_frames"]?.int ?? 0)\n"
                 if case .array(let procs)? = r["processes_watched"] {
                     for p in procs {
                         let b = Double(p["rss_before_kb"]?.int ?? -1) / 1024

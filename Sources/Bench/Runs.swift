@@ -155,6 +155,7 @@ struct FanoutRun {
         o.set("order", m.gaps + m.reorders)
         o.set("disagreements", mode == .private ? .null : .number(Double(disagreements)))
         o.set("foreign", m.foreign)
+        o.set("other_frames", m.otherFrames)
         o.set("disconnects", m.disconnects)
         o.set("error_frames", m.errorFrames)
         o.set("error_reasons", .object(m.errorReasons.sorted { $0.value > $1.value }.map { ($0.key, .number(Double($0.value))) }))
@@ -229,6 +230,7 @@ struct LoginRun {
         o.set("max_ms", rounded(m.loginLatency.maxMs))
         o.set("disconnects", m.disconnects)
         o.set("error_frames", m.errorFrames)
+        o.set("other_frames", m.otherFrames)
         o.set("errors", Int64(outcome.failed) + m.errorFrames + m.disconnects)
         cpuFields(cpu, into: &o)
         if outcome.failed > 0 { o.set("exit_code", 2) }
@@ -257,6 +259,7 @@ struct IdleRun {
         var outcome = ConnectOutcome()
         var disconnects: Int64 = 0
         var errorFrames: Int64 = 0
+        var otherFrames: Int64 = 0
         var loaded: [Int64] = []
         var setup = 0.0
 
@@ -273,6 +276,7 @@ struct IdleRun {
             let m = try MergedStats(harness: h)
             disconnects = m.disconnects
             errorFrames = m.errorFrames
+            otherFrames = m.otherFrames
         } else {
             // One child per share: the descriptor limit holds per process.
             var workers: [ChildProcess] = []
@@ -319,6 +323,7 @@ struct IdleRun {
                 if let line = w.readLine(), let summary = try? JSONValue.parse(line) {
                     disconnects += summary["disconnects"]?.int ?? 0
                     errorFrames += summary["error_frames"]?.int ?? 0
+                    otherFrames += summary["other_frames"]?.int ?? 0
                 }
             }
             for w in workers { w.wait() }
@@ -350,6 +355,7 @@ struct IdleRun {
         o.set("processes_watched", .array(procs))
         o.set("disconnects", disconnects)
         o.set("error_frames", errorFrames)
+        o.set("other_frames", otherFrames)
         o.set("errors", Int64(outcome.failed) + errorFrames + disconnects)
         if outcome.failed > 0 { o.set("exit_code", 2) }
         return o.value
@@ -373,6 +379,7 @@ struct IdleRun {
         var s = JSONObject()
         s.set("disconnects", m.disconnects)
         s.set("error_frames", m.errorFrames)
+        s.set("other_frames", m.otherFrames)
         stdoutWrite(s.value.serialized() + "\n")
         h.shutdown()
     }
