@@ -76,14 +76,20 @@ final class Fanout: ClusterEventSink {
         }
     }
 
-    /// Pushes the coalesced room count changes; called periodically.
+    /// Pushes the coalesced room count changes; called periodically. The changes of one zone
+    /// are encoded once into one buffer of consecutive frames, so each user of the zone gets
+    /// one write per flush, however many rooms changed.
     func flushChanges() {
         let changes = pendingChanges.withLock { pending in
             defer { pending.removeAll() }
             return Array(pending.values)
         }
         guard !changes.isEmpty else { return }
-        dispatch(changes.map { .zone($0, ServerEvent.updateRoomList($0).encoded(allocator: allocator)) })
+        var byZone: [String: ByteBuffer] = [:]
+        for change in changes {
+            ServerEvent.updateRoomList(change).encode(into: &byZone[change.zone, default: allocator.buffer(capacity: 256)])
+        }
+        dispatch(byZone.map { .zoneFrames($0.key, $0.value) })
     }
 
     private func dispatch(_ batch: [Delivery]) {

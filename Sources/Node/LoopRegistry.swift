@@ -89,7 +89,7 @@ final class LoopRegistry: @unchecked Sendable {
                 if let members = zones[change.zone] {
                     for member in members.values { member.receiveZoneEvent(bytes, change: change) }
                 }
-            case .roomList(let zone, let bytes):
+            case .roomList(let zone, let bytes), .zoneFrames(let zone, let bytes):
                 if let members = zones[zone] {
                     for member in members.values { member.receiveDirect(bytes) }
                 }
@@ -117,6 +117,8 @@ enum Delivery: Sendable {
     case zone(ZoneChange, ByteBuffer)
     /// A fresh `RoomList` for every user of a zone.
     case roomList(String, ByteBuffer)
+    /// Coalesced `UpdateRoomList` frames for every user of a zone.
+    case zoneFrames(String, ByteBuffer)
     case direct(SessionID, ByteBuffer)
     case evict(SessionID, Reason)
 }
