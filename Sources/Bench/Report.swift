@@ -64,7 +64,7 @@ enum ReportPrinter {
             out += "  latency from the send time stamped in the message (rate: the scheduled slot time); loss: sent x members - delivered\n"
             out += "  after the drain; order: per-sender gaps + reorders seen by receivers; disagr: deliveries whose predecessor in the\n"
             out += "  room differs between members (room order agreement; private: -); disc: connections the node closed; errors: Error\n"
-            out += "  frames + disconnects; lag99: generator send lateness p99 (ms, rate mode); cpu%: 100 = one core (box = whole machine).\n"
+            out += "  frames + disconnects; lag99: generator send lateness p99 (ms, rate mode); cpu%: 100 = one core.\n"
             for r in fanout {
                 if case .array(let tails)? = r["missing_tail_by_receiver_node"], tails.contains(where: { ($0.int ?? 0) > 0 }) {
                     out += "  \(r["label"]?.string ?? "?"): lost deliveries at the end of the stream, by receiving node: "
@@ -135,13 +135,13 @@ enum ReportPrinter {
     }
 
     private static func cpuNames(_ r: JSONValue) -> String {
-        if case .object(let f)? = r["cpu_pct"] { return (f.map(\.0) + ["box"]).joined(separator: "/") }
+        if case .object(let f)? = r["cpu_pct"] { return f.map(\.0).joined(separator: "/") }
         return ""
     }
 
     private static func cpuValues(_ r: JSONValue) -> String {
         if case .object(let f)? = r["cpu_pct"] {
-            return (f.map { fmt($0.1.double ?? -1, 0) } + [fmt(r["box_busy_pct"]?.double ?? -1, 0)]).joined(separator: "/")
+            return f.map { fmt($0.1.double ?? -1, 0) }.joined(separator: "/")
         }
         return ""
     }

@@ -21,6 +21,8 @@ func commonFields(_ config: RunConfig, into o: inout JSONObject) {
 
 func cpuFields(_ cpu: (perProcess: [(String, Double)], machineBusy: Double, machineSteal: Double), into o: inout JSONObject) {
     o.set("cpu_pct", .object(cpu.perProcess.map { ($0.0, .number(($0.1 * 10).rounded() / 10)) }))
+    // From /proc/stat; on the 2-core VM this was developed on, its tick counters disagree with the
+    // per-process ones under network load, so it is kept in the JSON only.
     o.set("box_busy_pct", (cpu.machineBusy * 10).rounded() / 10)
     o.set("box_steal_pct", (cpu.machineSteal * 10).rounded() / 10)
     o.set("cpus", Proc.cpuCount)

@@ -202,8 +202,13 @@ struct CPUSampler {
             for i in 0..<8 { total += m1[i] - machine[i] }
             let idle = (m1[3] - machine[3]) + (m1[4] - machine[4])
             let st = m1[7] - machine[7]
-            busy = 100 * Double(total - idle - st) / hz / wall
-            steal = 100 * Double(st) / hz / wall
+            // As shares of all ticks counted, times the CPU count: on some VMs the tick counters
+            // run faster than the wall clock under network load, so dividing by wall time overstates.
+            let cores = Double(max(1, Proc.cpuCount))
+            if total > 0 {
+                busy = 100 * cores * Double(total - idle - st) / Double(total)
+                steal = 100 * cores * Double(st) / Double(total)
+            }
         }
         return (out, busy, steal)
     }

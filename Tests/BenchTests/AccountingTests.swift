@@ -142,7 +142,7 @@ import Testing
         #expect(back["p50_ms"]?.double == 1.25)
         let table = ReportPrinter.table([back])
         #expect(table.contains("closed-w4"))
-        #expect(table.contains("node1/bench/box"))
+        #expect(table.contains("node1/bench"))
     }
 
     @Test func fixedPoint() {
