@@ -35,7 +35,7 @@ enum ReportPrinter {
             out += "== fan-out: \(f["clients"]?.int ?? 0) clients, \(f["rooms"]?.int ?? 0) rooms (\(fmt(f["members_per_room"]?.double ?? 0, 0)) members), "
                 + "\(arrayCount(f["nodes"])) nodes, payload \(f["payload_bytes"]?.int ?? 0) B ==\n"
             let header = col("phase", -20) + col("sent/s", 9) + col("deliv/s", 10) + col("p50ms", 9) + col("p90ms", 9)
-                + col("p99ms", 9) + col("maxms", 9) + col("loss", 7) + col("order", 6) + col("disagr", 7) + col("disc", 5)
+                + col("p99ms", 9) + col("maxms", 9) + col("loss", 9) + col("order", 6) + col("disagr", 7) + col("disc", 5)
                 + col("errors", 7) + col("lag99", 7) + "  cpu% " + cpuNames(f)
             out += header + "\n" + String(repeating: "-", count: header.count) + "\n"
             for r in fanout {
@@ -52,7 +52,7 @@ enum ReportPrinter {
                     + col(fmt(r["p90_ms"]?.double ?? 0, 2), 9)
                     + col(fmt(r["p99_ms"]?.double ?? 0, 2), 9)
                     + col(fmt(r["max_ms"]?.double ?? 0, 1), 9)
-                    + col(String(r["loss"]?.int ?? 0), 7)
+                    + col(String(r["loss"]?.int ?? 0), 9)
                     + col(String(r["order"]?.int ?? 0), 6)
                     + col(disagr, 7)
                     + col(String(r["disconnects"]?.int ?? 0), 5)
