@@ -64,12 +64,10 @@ public final class RedisSubscriberConnection: Sendable {
         return promise.futureResult.map { _ in }
     }
 
+    /// Always through the loop's task queue, even on the loop: subscriptions then reach Redis
+    /// in the order they were asked for, whichever threads asked.
     private func enqueue(_ request: RedisConnectionHandler.Request) {
-        if eventLoop.inEventLoop {
-            handler.value.enqueue(request)
-        } else {
-            eventLoop.execute { [handler] in handler.value.enqueue(request) }
-        }
+        eventLoop.execute { [handler] in handler.value.enqueue(request) }
     }
 
     public var isActive: Bool {

@@ -304,37 +304,46 @@ public final class RedisClusterBus: ClusterBus {
     // MARK: Subscriptions
 
     /// Subscribes to a room's channel before a local session joins it (so the session's own
-    /// join event, and everything after it, arrives); counts local interest.
+    /// join event, and everything after it, arrives); counts local interest. Every joiner
+    /// waits for the same confirmation. Subscribe and unsubscribe commands are issued inside
+    /// the same lock as the interest count, so Redis sees them in the order of the decisions
+    /// (a late UNSUBSCRIBE can never undo a newer SUBSCRIBE).
     private func subscribe(to room: RoomRef) async throws(ClusterError) {
         let link = try readyLink
         let channel = keys.roomChannel(room)
-        let first = local.withLock { state in
-            state.rooms[room, default: RoomInterest(channel: channel)].count += 1
+        let confirmed: EventLoopFuture<Void> = local.withLock { state in
+            var interest = state.rooms[room] ?? RoomInterest(channel: channel)
+            interest.count += 1
+            let confirmed = interest.confirmed ?? link.subscribe([channel])
+            interest.confirmed = confirmed
+            state.rooms[room] = interest
             state.channels[channel] = room
-            return state.rooms[room]!.count == 1
+            return confirmed
         }
-        guard first else { return }
         do {
-            try await link.subscribe([channel]).get()
+            try await confirmed.get()
         } catch {
+            local.withLock { state in
+                if state.rooms[room]?.confirmed === confirmed { state.rooms[room]?.confirmed = nil }
+            }
             unsubscribe(from: room)
             throw .unavailable
         }
     }
 
     private func unsubscribe(from room: RoomRef) {
-        let channel: ByteBuffer? = local.withLock { state in
-            guard var interest = state.rooms[room] else { return nil }
+        let link = try? link
+        local.withLock { state in
+            guard var interest = state.rooms[room] else { return }
             interest.count -= 1
             if interest.count > 0 {
                 state.rooms[room] = interest
-                return nil
+                return
             }
             state.rooms[room] = nil
             state.channels[interest.channel] = nil
-            return interest.channel
+            _ = link?.unsubscribe([interest.channel])
         }
-        if let channel, let link = try? link { _ = link.unsubscribe([channel]) }
     }
 
     // MARK: Events
@@ -398,6 +407,8 @@ struct RoomInterest: Sendable {
     var channel: ByteBuffer
     /// Local sessions in the room or joining it.
     var count = 0
+    /// The SUBSCRIBE confirmation every joiner waits for.
+    var confirmed: EventLoopFuture<Void>?
 }
 
 struct LocalState: Sendable {
