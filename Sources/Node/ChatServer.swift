@@ -19,6 +19,7 @@ struct ChatServer: Service {
         try await node.bus.start(sink: node.fanout)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.maxMessagesPerRead, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark,
@@ -47,14 +48,15 @@ struct ChatServer: Service {
             throw error
         }
         node.logger.info("Chorus node \(node.bus.nodeID) accepting connections on \(configuration.host):\(server.localAddress?.port ?? configuration.port)")
-        let stats = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(200)) { _ in
+        let coalescing = group.next().scheduleRepeatedTask(initialDelay: Fanout.coalescingInterval,
+                                                           delay: Fanout.coalescingInterval) { _ in
             node.fanout.flushChanges()
         }
 
         try? await gracefulShutdown()
 
         node.logger.info("shutting down: closing \(node.limiter.connections) sessions")
-        stats.cancel()
+        coalescing.cancel()
         try? await server.close()
         await closeAllSessions()
         await node.bus.shutdown()

@@ -9,10 +9,12 @@ import Wire
 /// and handed to every event loop with one hop per loop.
 ///
 /// Room count changes (`ChangeRoomDetails`) are coalesced: the latest state of each room is
-/// pushed at most every `coalescingInterval` (PROTOCOL.md allows it within 1 second), so a
-/// burst of joins does not become a storm of room-list pushes. Creations and deletions go
-/// out at once.
+/// pushed at most every `coalescingInterval` (PROTOCOL.md wants a kept list right within 1
+/// second of the last change), so a burst of joins does not become a storm of room-list
+/// pushes. Creations and deletions go out at once.
 final class Fanout: ClusterEventSink {
+    static let coalescingInterval: TimeAmount = .milliseconds(800)
+
     let registries: [LoopRegistry]
     private let bus: any ClusterBus
     private let allocator = ByteBufferAllocator()
@@ -30,10 +32,16 @@ final class Fanout: ClusterEventSink {
     func deliver(_ events: [ClusterEvent]) {
         var batch: [Delivery] = []
         batch.reserveCapacity(events.count)
+        var run = MessageRun()
         for event in events {
+            if case .room(let room, .message(let bytes)) = event {
+                run.append(bytes, to: room)
+                continue
+            }
+            run.flush(into: &batch)
             switch event {
-            case .room(let room, .message(let bytes)):
-                batch.append(.room(room, bytes))
+            case .room(_, .message):
+                break // gathered above
             case .room(let room, .joined(let id, let profile)):
                 batch.append(.joined(room, id, ServerEvent.userJoined(WireUser(profile)).encoded(allocator: allocator)))
             case .room(let room, .left(let id, let profile)):
@@ -54,6 +62,7 @@ final class Fanout: ClusterEventSink {
                 resyncRoomLists()
             }
         }
+        run.flush(into: &batch)
         dispatch(batch)
     }
 
@@ -97,5 +106,30 @@ final class Fanout: ClusterEventSink {
         for registry in registries {
             registry.eventLoop.execute { registry.apply(batch) }
         }
+    }
+}
+
+/// Consecutive public messages of a batch, gathered per room into one buffer of frames (in
+/// the room's order), so each member gets one write per batch instead of one per message.
+/// A join or leave of the room ends the run, so membership changes keep their place.
+struct MessageRun {
+    private var rooms: [RoomRef] = []
+    private var frames: [RoomRef: ByteBuffer] = [:]
+
+    mutating func append(_ message: ByteBuffer, to room: RoomRef) {
+        if var buffer = frames.removeValue(forKey: room) {
+            buffer.writeImmutableBuffer(message)
+            frames[room] = buffer
+        } else {
+            rooms.append(room)
+            frames[room] = message
+        }
+    }
+
+    mutating func flush(into batch: inout [Delivery]) {
+        guard !rooms.isEmpty else { return }
+        for room in rooms { batch.append(.room(room, frames[room]!)) }
+        rooms.removeAll(keepingCapacity: true)
+        frames.removeAll(keepingCapacity: true)
     }
 }

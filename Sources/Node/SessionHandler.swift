@@ -49,6 +49,9 @@ final class SessionHandler: ChannelDuplexHandler {
     /// The loop registry will flush this session at the end of its current batch.
     private var awaitingBatchFlush = false
 
+    /// The same bytes for every connection.
+    private static let connectionAccepted = ServerEvent.connectionAccepted.encoded()
+
     init(id: SessionID, node: NodeContext, registry: LoopRegistry) {
         self.id = id
         self.node = node
@@ -99,7 +102,7 @@ final class SessionHandler: ChannelDuplexHandler {
         admitted = true
         node.metrics.accepted.add(1, ordering: .relaxed)
         registry.add(self)
-        context.writeAndFlush(wrapOutboundOut(ServerEvent.connectionAccepted.encoded()), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(Self.connectionAccepted), promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
