@@ -10,7 +10,8 @@
 #   C=1000 R=10 W=4 DUR=20 DRAIN=10 RATE=1000 REPEAT=1 SWEEP_RATES="" SWEEP_DUR=10
 #   LOGINS=10000 LOGIN_CONC=100 PRIVATE_W=$W IDLE_PER_NODE=10000 IDLE_SETTLE=15 IDLE_CONC=64
 #   SRC_IPS=127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4 THREADS=1 (generator event loops)
-#   NODE_THREADS= (chorus-node --threads; default one per core) MAX_CONN=20000
+#   NODE_THREADS=1 (chorus-node --threads: 2 nodes share 2 cores with Redis and the generator,
+#   so one event loop each; NODE_THREADS= for one per core) MAX_CONN=20000
 #   FLOOD_RATE=100000 FLOOD_BURST=100000 PHASES="closed rate logins private idle"
 #   SCRATCH=.build (swift build --scratch-path)  OUT=/tmp/chorus-bench/<UTC timestamp>
 #
@@ -30,7 +31,7 @@ REPEAT="${REPEAT:-1}"; SWEEP_RATES="${SWEEP_RATES-}"; SWEEP_DUR="${SWEEP_DUR:-10
 LOGINS="${LOGINS:-10000}"; LOGIN_CONC="${LOGIN_CONC:-100}"; PRIVATE_W="${PRIVATE_W:-$W}"
 IDLE_PER_NODE="${IDLE_PER_NODE:-10000}"; IDLE_SETTLE="${IDLE_SETTLE:-15}"; IDLE_CONC="${IDLE_CONC:-64}"
 SRC_IPS="${SRC_IPS:-127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4}"; THREADS="${THREADS:-1}"
-NODE_THREADS="${NODE_THREADS:-}"; MAX_CONN="${MAX_CONN:-20000}"
+NODE_THREADS="${NODE_THREADS-1}"; MAX_CONN="${MAX_CONN:-20000}"
 FLOOD_RATE="${FLOOD_RATE:-100000}"; FLOOD_BURST="${FLOOD_BURST:-100000}"
 PHASES="${PHASES:-closed rate logins private idle}"
 SCRATCH="${SCRATCH:-.build}"; SKIP_INSTALL="${SKIP_INSTALL:-0}"; SKIP_BUILD="${SKIP_BUILD:-0}"
