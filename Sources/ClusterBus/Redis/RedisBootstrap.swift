@@ -39,8 +39,10 @@ enum RedisBootstrap {
                 do {
                     handler = try channel.pipeline.syncOperations.handler(type: RedisConnectionHandler.self)
                 } catch {
+                    // The connection closed before the handshake (e.g. the server sent garbage
+                    // at once): the pipeline is already torn down.
                     channel.close(promise: nil)
-                    return channel.eventLoop.makeFailedFuture(error)
+                    return channel.eventLoop.makeFailedFuture(RedisConnectionError.connectionClosed)
                 }
                 let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
                 return handshake(handler, configuration: configuration, on: channel.eventLoop)

@@ -77,7 +77,8 @@ public final class RedisClusterBus: ClusterBus {
         let loop = eventLoop
         let task = loop.scheduleRepeatedAsyncTask(initialDelay: .seconds(2), delay: .seconds(2)) { [weak self] _ in
             let promise = loop.makePromise(of: Void.self)
-            promise.completeWithTask { await self?.beat() }
+            let bus = self
+            promise.completeWithTask { await bus?.beat() }
             return promise.futureResult
         }
         heartbeat.withLock { $0 = task }

@@ -39,7 +39,14 @@ import Testing
 
     @Test func unsolicitedReplyFailsTheConnection() async throws {
         try await withFakeServer(greeting: ByteBuffer(string: "+SURPRISE\r\n"), respond: { _ in nil }) { configuration in
-            let connection = try await RedisTestSupport.connect(configuration)
+            let connection: RedisConnection
+            do {
+                connection = try await RedisTestSupport.connect(configuration)
+            } catch {
+                // The garbage can arrive before the connection is set up: then connecting fails.
+                #expect(error as? RedisConnectionError == .connectionClosed, "\(error)")
+                return
+            }
             try await connection.closeFuture.get()
             let error = await RedisTestSupport.error(of: connection.send(["PING"]))
             guard case .protocolError(let message) = error as? RedisConnectionError else {
