@@ -63,7 +63,8 @@ struct ClusterState {
     mutating func join(_ request: JoinRequest, events: inout [ClusterEvent]) -> JoinOutcome {
         guard var session = sessions[request.session] else { return .failed(.notLoggedIn) }
         let target = request.room
-        if session.room == target { return .failed(.alreadyInRoom) }
+        // CreateRoom of the room the user is in: it exists (`Already in room` is JoinRoom's).
+        if request.create == nil, session.room == target { return .failed(.alreadyInRoom) }
         if let create = request.create {
             if rooms[target] != nil { return .failed(.roomExists) }
             if let max = rules.maxRooms, rooms.count >= max { return .failed(.tooManyRooms) }

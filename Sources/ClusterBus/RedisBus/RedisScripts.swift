@@ -135,7 +135,7 @@ enum RedisScripts {
     if not s[3] then return {'E', 'Not logged in'} end
     local ref = zone .. SEP .. name
     local rkey = P .. 'room:' .. ref
-    if s[2] == ref then return {'E', 'Already in room'} end
+    if create ~= '1' and s[2] == ref then return {'E', 'Already in room'} end
     if create == '1' then
       if redis.call('EXISTS', rkey) == 1 then return {'E', 'Room already exists'} end
       local max = tonumber(ARGV[11])

@@ -179,6 +179,14 @@ import Testing
         #expect(try await f.bus.zoneListing("Chat").rooms.first?.users == 1)
     }
 
+    /// `Already in room` is JoinRoom's reason; CreateRoom of the current room finds it exists.
+    @Test func creatingTheCurrentRoomIsRoomAlreadyExists() async throws {
+        let f = try await BusFixture()
+        let alice = try await f.loggedIn("alice", session: 1)
+        _ = try #require(try await f.create(alice, "Chat", "Arena").joinedRoom)
+        #expect(try await f.create(alice, "Chat", "Arena") == .failed(.roomExists))
+    }
+
     @Test func tooManyRooms() async throws {
         let f = try await BusFixture(rules: ClusterRules(permanentRooms: Self.permanentLobby.permanentRooms, maxRooms: 2))
         let a = try await f.loggedIn("a", session: 1)
