@@ -21,6 +21,7 @@ struct ChorusNodeCommand: AsyncParsableCommand {
     @Option(help: "Prefix of every Redis key and channel, so clusters can share one Redis (CHORUS_REDIS_PREFIX). Default chorus:.") var redisPrefix: String?
     @Option(help: "Default zone (CHORUS_ZONE). Default Chat.") var zone: String?
     @Option(help: "Comma-separated permanent rooms of the default zone, e.g. \"Lobby,Help\" (CHORUS_ROOMS).") var rooms: String?
+    @Option(help: "Accounts file: one `name:password` per line, # for comments (CHORUS_ACCOUNTS). With it, Login checks passwords. Default: any password.") var accounts: String?
     @Option(help: "Most rooms in the cluster (CHORUS_MAX_ROOMS). Default unlimited.") var maxRooms: String?
     @Option(help: "Most connections on this node (CHORUS_MAX_CONNECTIONS). Default 10000.") var maxConnections: String?
     @Option(help: "Most connections per remote address (CHORUS_MAX_CONNECTIONS_PER_IP). Default unlimited.") var maxConnectionsPerIp: String?
@@ -47,6 +48,25 @@ struct ChorusNodeCommand: AsyncParsableCommand {
         logger.logLevel = configuration.logLevel
         Self.unblockShutdownSignals()
         try await ChorusNode(configuration: configuration, logger: logger).run()
+    }
+
+    /// Reads `name:password` lines (names as at Login; the password is everything after
+    /// the first colon). Blank lines and lines starting with # are skipped.
+    static func readAccounts(_ path: String, maxNameLength: Int) throws -> [String: String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError("cannot read the accounts file \"\(path)\" (--accounts / CHORUS_ACCOUNTS): check that it exists and is readable UTF-8")
+        }
+        var accounts: [String: String] = [:]
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+            if line.trimmingCharacters(in: .whitespaces).isEmpty || line.hasPrefix("#") { continue }
+            guard let colon = line.firstIndex(of: ":"),
+                  case .success(let name) = UserName.validate(String(line[..<colon]), maxLength: maxNameLength) else {
+                throw ConfigurationError("accounts file \"\(path)\", line \(index + 1): expected name:password with a valid user name")
+            }
+            accounts[name.key] = String(line[line.index(after: colon)...])
+        }
+        return accounts
     }
 
     /// A parent may start us with SIGINT/SIGTERM blocked (Foundation's `Process` does):
@@ -81,6 +101,9 @@ struct ChorusNodeCommand: AsyncParsableCommand {
                 }
                 if !c.permanentRooms.contains(valid) { c.permanentRooms.append(valid) }
             }
+        }
+        if let path = try settings.string(accounts, "accounts") {
+            c.limits.accounts = try Self.readAccounts(path, maxNameLength: c.limits.maxNameLength)
         }
         c.maxRooms = try settings.int(maxRooms, "max-rooms", in: 1...Int.max)
         c.maxConnections = try settings.int(maxConnections, "max-connections", in: 1...10_000_000) ?? c.maxConnections

@@ -77,6 +77,26 @@ struct SessionTests {
         try twenty.login(String(repeating: "é", count: 20))
     }
 
+    @Test("With --accounts, a wrong or unknown password is Incorrect password; the right one logs in")
+    func accounts() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-accounts-\(UUID().uuidString)").path
+        try "# test accounts\nalice:secret\nbob:a:b\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let node = try NodeProcess.start(["--accounts", path])
+        let client = try TestClient(node)
+        try client.send(Request.login("alice", password: "wrong"))
+        try client.expect("LoginResponse", result: "Denied", reason: "Incorrect password")
+        try client.send(Request.login("mallory", password: "secret"))
+        try client.expect("LoginResponse", result: "Denied", reason: "Incorrect password")
+        try client.send(Request.login("ALICE", password: "secret"))
+        try client.expect("RoomList")
+        try client.expect("LoginResponse", result: "Accepted")
+        let bob = try TestClient(node)
+        try bob.send(Request.login("bob", password: "a:b"))
+        try bob.expect("RoomList")
+        try bob.expect("LoginResponse", result: "Accepted")
+    }
+
     @Test("Name is already in use: case-insensitively and after NFC normalization")
     func nameInUse() throws {
         let node = try NodeProcess.start()
