@@ -53,7 +53,13 @@ struct ChatServer: Service {
             node.fanout.flushChanges()
         }
 
+        let metrics = group.next().scheduleRepeatedTask(initialDelay: .seconds(60), delay: .seconds(60)) { _ in
+            node.logger.info("connections=\(node.limiter.connections) \(node.metrics.summary)")
+        }
+
         try? await gracefulShutdown()
+
+        metrics.cancel()
 
         node.logger.info("shutting down: closing \(node.limiter.connections) sessions")
         coalescing.cancel()
