@@ -197,10 +197,7 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
             hot.pointee.foreign += 1
             return
         }
-        let ts = UInt64(m.timestamp)
-        hot.pointee.latency.record(now > ts ? (now - ts) / 1000 : 0)
-        hot.pointee.delivered += 1
-        if now < hot.pointee.windowEnd { hot.pointee.deliveredInWindow += 1 }
+        recordDelivery(sentAt: UInt64(m.timestamp), now: now)
         let seq = Int(truncatingIfNeeded: m.sequence)
         hot.pointee.sequence.observe(Int32(truncatingIfNeeded: seq), last: &lastSeenValues[layout.member(of: sender)])
         order.observe(sender: sender, seq: seq, predecessor: lastKey.pointee)
@@ -210,6 +207,14 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
             let t = monotonicNanos()
             if t < hot.pointee.sendEnd { sendPublic(timestamp: t) }
         }
+    }
+
+    /// Counts one delivery and its latency (µs) from the send time it carried.
+    private func recordDelivery(sentAt ts: UInt64, now: UInt64) {
+        let hot = self.hot
+        hot.pointee.latency.record(now > ts ? (now - ts) / 1000 : 0)
+        hot.pointee.delivered += 1
+        if now < hot.pointee.windowEnd { hot.pointee.deliveredInWindow += 1 }
     }
 
     private func onPrivate(_ frame: UnsafeRawBufferPointer, after: Int, now: UInt64) {
@@ -223,10 +228,7 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
             hot.pointee.foreign += 1
             return
         }
-        let ts = UInt64(m.timestamp)
-        hot.pointee.latency.record(now > ts ? (now - ts) / 1000 : 0)
-        hot.pointee.delivered += 1
-        if now < hot.pointee.windowEnd { hot.pointee.deliveredInWindow += 1 }
+        recordDelivery(sentAt: UInt64(m.timestamp), now: now)
         var last = privateLast[sender] ?? -1
         hot.pointee.sequence.observe(Int32(truncatingIfNeeded: m.sequence), last: &last)
         privateLast[sender] = last
