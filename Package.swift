@@ -5,7 +5,7 @@ let package = Package(
     name: "chorus",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "chorus-node", targets: ["Node"]),
+        .executable(name: "chorus-node", targets: ["chorus-node"]),
         .executable(name: "chorus-bench", targets: ["Bench"]),
     ],
     dependencies: [
@@ -40,8 +40,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The chorus-node executable.
-        .executableTarget(
+        // The node as a library: sessions, fan-out, listeners, wired by `ChorusNode`.
+        .target(
             name: "Node",
             dependencies: [
                 "Wire", "ChatDomain", "ClusterBus",
@@ -51,6 +51,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // The chorus-node executable: argument parsing and `main` only.
+        .executableTarget(
+            name: "chorus-node",
+            dependencies: [
+                "Node", "ChatDomain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/chorus-node"
         ),
         // chorus-bench: load generator speaking PROTOCOL.md over TCP.
         .executableTarget(
@@ -67,7 +78,7 @@ let package = Package(
         .testTarget(name: "ChatDomainTests", dependencies: ["ChatDomain"]),
         .testTarget(name: "ClusterBusTests", dependencies: ["ClusterBus", "ChatDomain", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "NodeTests", dependencies: ["Wire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "NodeTests", dependencies: ["Wire", "Node", "ChatDomain", "ClusterBus", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "DeployTests", dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]

@@ -12,6 +12,7 @@ import Wire
 struct ChatServer: Service {
     let context: NodeContext
     let group: any EventLoopGroup
+    let onListening: (@Sendable (Int) -> Void)?
 
     func run() async throws {
         let configuration = context.configuration
@@ -47,7 +48,9 @@ struct ChatServer: Service {
             await node.bus.shutdown()
             throw error
         }
-        node.logger.info("Chorus node \(node.bus.nodeID) accepting connections on \(configuration.host):\(server.localAddress?.port ?? configuration.port)")
+        let boundPort = server.localAddress?.port ?? configuration.port
+        node.logger.info("Chorus node \(node.bus.nodeID) accepting connections on \(configuration.host):\(boundPort)")
+        onListening?(boundPort)
         let coalescing = group.next().scheduleRepeatedTask(initialDelay: Fanout.coalescingInterval,
                                                            delay: Fanout.coalescingInterval) { _ in
             node.fanout.flushChanges()

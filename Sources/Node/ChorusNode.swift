@@ -7,12 +7,20 @@ import ServiceLifecycle
 
 /// Wires one node together: the event loops, the cluster bus, the fan-out, the client
 /// server and the optional policy server, run by one `ServiceGroup` that stops everything
-/// on SIGINT or SIGTERM.
-struct ChorusNode {
-    let configuration: NodeConfiguration
-    let logger: Logger
+/// on SIGINT or SIGTERM (or when the task running it is cancelled).
+public struct ChorusNode: Sendable {
+    public let configuration: NodeConfiguration
+    public let logger: Logger
+    /// Called once the client port is bound, with the port (useful with port 0).
+    public let onListening: (@Sendable (Int) -> Void)?
 
-    func run() async throws {
+    public init(configuration: NodeConfiguration, logger: Logger, onListening: (@Sendable (Int) -> Void)? = nil) {
+        self.configuration = configuration
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    public func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         let nodeID = NodeID.fresh(name: configuration.nodeName)
         var logger = logger
@@ -22,7 +30,7 @@ struct ChorusNode {
         let fanout = Fanout(registries: registries, bus: bus)
         let context = NodeContext(configuration: configuration, bus: bus, fanout: fanout, logger: logger)
 
-        var services: [any Service] = [ChatServer(context: context, group: group)]
+        var services: [any Service] = [ChatServer(context: context, group: group, onListening: onListening)]
         if let policyPort = configuration.policyPort {
             services.append(PolicyServer(host: configuration.host, port: policyPort, clientPort: configuration.port,
                                          domain: configuration.policyDomain, group: group, logger: logger))

@@ -57,12 +57,24 @@ final class SessionHandler: ChannelDuplexHandler {
         self.node = node
         self.registry = registry
         self.state = SessionState(limits: node.configuration.limits, defaultZone: node.configuration.defaultZone)
+        LiveObjects.sessionHandlers.add(1, ordering: .relaxed)
+    }
+
+    deinit {
+        LiveObjects.sessionHandlers.subtract(1, ordering: .relaxed)
     }
 
     // MARK: Connection life cycle
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+    }
+
+    /// The pipeline is torn down: let go of the context, which holds this handler (a
+    /// handler that kept it would keep itself, its context and its pipeline alive).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        end()
+        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {

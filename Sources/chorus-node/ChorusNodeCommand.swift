@@ -3,6 +3,7 @@ import ChatDomain
 import Foundation
 import Logging
 import NIOCore
+import Node
 
 /// `chorus-node`: one node of a Chorus cluster. Every flag has a `CHORUS_*` environment
 /// equivalent (flag wins), e.g. `--max-connections` / `CHORUS_MAX_CONNECTIONS`.
@@ -15,7 +16,7 @@ struct ChorusNodeCommand: AsyncParsableCommand {
     )
 
     @Option(help: "Address to listen on (CHORUS_HOST). Default 0.0.0.0.") var host: String?
-    @Option(help: "Client port (CHORUS_PORT). Default 9875.") var port: String?
+    @Option(help: "Client port (CHORUS_PORT); 0 picks a free port, logged at start. Default 9875.") var port: String?
     @Option(help: "Name of this node in logs and in Redis (CHORUS_NODE_ID); a random suffix is added at every start. Default: random.") var nodeId: String?
     @Option(help: "Redis URL redis://[user:password@]host:port[/db] (CHORUS_REDIS). Without it the node runs alone on the in-process bus.") var redis: String?
     @Option(help: "Prefix of every Redis key and channel, so clusters can share one Redis (CHORUS_REDIS_PREFIX). Default chorus:.") var redisPrefix: String?
@@ -83,7 +84,7 @@ struct ChorusNodeCommand: AsyncParsableCommand {
         var settings = Settings(environment: environment)
         var c = NodeConfiguration()
         c.host = try settings.string(host, "host") ?? c.host
-        c.port = try settings.int(port, "port", in: 1...65535) ?? c.port
+        c.port = try settings.int(port, "port", in: 0...65535) ?? c.port
         c.nodeName = try settings.string(nodeId, "node-id")
         c.redisURL = try settings.string(redis, "redis")
         c.redisPrefix = try settings.string(redisPrefix, "redis-prefix") ?? c.redisPrefix

@@ -1,0 +1,72 @@
+import Foundation
+import Logging
+import Node
+import Synchronization
+import Testing
+
+/// A Chorus node running inside the test process on 127.0.0.1, port 0 (the bound port is
+/// read back, never guessed), on the in-process bus unless `configuration.redisURL` is set.
+/// `stop()` shuts it down as SIGTERM would and waits until it has.
+final class InProcessNode: Sendable {
+    let port: Int
+    private let task: Task<Void, any Error>
+
+    static func start(_ configure: (inout NodeConfiguration) -> Void = { _ in },
+                      sourceLocation: SourceLocation = #_sourceLocation) async throws -> InProcessNode {
+        var configuration = NodeConfiguration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.threads = 2
+        configure(&configuration)
+        var logger = Logger(label: "chorus-test")
+        logger.logLevel = .warning
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let node = ChorusNode(configuration: configuration, logger: logger) { port in
+            continuation.yield(port)
+            continuation.finish()
+        }
+        let task = Task { try await node.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else {
+            _ = await task.result
+            throw TestFailure("the in-process node stopped before it listened")
+        }
+        return InProcessNode(port: port, task: task)
+    }
+
+    private init(port: Int, task: Task<Void, any Error>) {
+        self.port = port
+        self.task = task
+    }
+
+    /// Stops the node (its sessions are closed and leave the cluster) and waits for it.
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
+
+/// Waits until `condition` holds, polling; throws with `description` after `timeout` seconds.
+func waitUntil(_ description: String, timeout: Double = 10, _ condition: () -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while !condition() {
+        guard Date() < deadline else { throw TestFailure("timed out after \(timeout) s waiting until \(description)") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+/// Runs blocking socket work on `count` threads outside Swift's cooperative pool (which an
+/// in-process node needs for its cluster calls), and waits for all of them; rethrows the
+/// first error.
+func onThreads(_ count: Int, _ work: @escaping @Sendable (Int) throws -> Void) async throws {
+    let failure = Mutex<(any Error)?>(nil)
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        DispatchQueue.global().async {
+            DispatchQueue.concurrentPerform(iterations: count) { index in
+                do { try work(index) } catch { failure.withLock { $0 = $0 ?? error } }
+            }
+            continuation.resume()
+        }
+    }
+    if let error = failure.withLock({ $0 }) { throw error }
+}
