@@ -3,6 +3,10 @@ public struct ChatLimits: Sendable, Equatable {
     public var maxNameLength = 20
     public var maxRoomNameLength = 32
     public var maxMessageLength = 4096
+    /// Room descriptions, in characters (`Description is too long`).
+    public var maxDescriptionLength = 1024
+    /// Distinct recipients of one private message (`Too many recipients`).
+    public var maxPrivateRecipients = 20
     /// Flood control: messages per second on average, and burst.
     public var floodRate: Double = 10
     public var floodBurst = 20

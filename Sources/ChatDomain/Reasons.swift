@@ -16,6 +16,7 @@ public enum Reason: String, Sendable, Error, Equatable {
     case roomNameTooLong = "Room name is too long"
     case roomNameInvalid = "Room name contains invalid characters"
     case tooManyRooms = "Too many rooms"
+    case descriptionTooLong = "Description is too long"
     case notLoggedIn = "Not logged in"
     case roomDoesNotExist = "Room does not exist"
     case roomFull = "Room is full"
@@ -25,6 +26,7 @@ public enum Reason: String, Sendable, Error, Equatable {
     case messageTooLong = "Message is too long"
     case flooding = "Flooding"
     case userNotFound = "User not found"
+    case tooManyRecipients = "Too many recipients"
     // Frames
     case malformedMessage = "Malformed message"
     case messageTooLarge = "Message too large"

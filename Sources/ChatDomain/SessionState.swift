@@ -81,6 +81,7 @@ public struct SessionState: Sendable {
         case .success(let valid): name = valid
         }
         guard let zone = resolveZone(rawZone) else { return .failure(.roomNameInvalid) }
+        if exceeds(options.description, limits.maxDescriptionLength) { return .failure(.descriptionTooLong) }
         var options = options
         options.permanent = false
         return .success((RoomRef(zone: zone, name: name), options))
@@ -107,12 +108,23 @@ public struct SessionState: Sendable {
         return .success(room)
     }
 
-    /// A private message: whether it may be sent.
-    public mutating func checkPrivateMessage(_ text: String, now: UInt64) -> Result<Void, Reason> {
+    /// A private message: its distinct recipients (matched like logins: the first spelling
+    /// of each name is kept, for `User not found` details), or why it may not be sent. Each
+    /// recipient costs one flood token; over the recipient limit nothing is sent.
+    public mutating func checkPrivateMessage(to names: [String], _ text: String, now: UInt64) -> Result<[PrivateRecipient], Reason> {
         guard phase == .loggedIn else { return .failure(.notLoggedIn) }
         if isTooLong(text) { return .failure(.messageTooLong) }
-        guard flood.take(at: now) else { return .failure(.flooding) }
-        return .success(())
+        var seen = Set<String>()
+        var recipients: [PrivateRecipient] = []
+        for name in names {
+            // A name longer than any login can be is nobody; its key is not worth computing.
+            let key = exceeds(name, limits.maxNameLength) ? "\u{0}" + name : UserName.key(for: name)
+            guard seen.insert(key).inserted else { continue }
+            recipients.append(PrivateRecipient(name: name, key: key))
+            if recipients.count > limits.maxPrivateRecipients { return .failure(.tooManyRecipients) }
+        }
+        guard flood.take(max(recipients.count, 1), at: now) else { return .failure(.flooding) }
+        return .success(recipients)
     }
 }
 
@@ -120,7 +132,12 @@ extension SessionState {
     /// Longer than the message limit, in characters. A text with no more UTF-8 bytes than
     /// the limit cannot have more characters, so most texts are judged without counting.
     func isTooLong(_ text: String) -> Bool {
-        text.utf8.count > limits.maxMessageLength && text.count > limits.maxMessageLength
+        exceeds(text, limits.maxMessageLength)
+    }
+
+    /// More than `limit` characters; a text with no more UTF-8 bytes than that cannot be.
+    func exceeds(_ text: String, _ limit: Int) -> Bool {
+        text.utf8.count > limit && text.count > limit
     }
 }
 

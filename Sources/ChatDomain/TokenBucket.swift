@@ -13,14 +13,16 @@ public struct TokenBucket: Sendable, Equatable {
         self.tokens = Double(burst)
     }
 
-    /// Takes one token at `nanoseconds` (a monotonic clock); false when the bucket is empty.
-    public mutating func take(at nanoseconds: UInt64) -> Bool {
+    /// Takes `count` tokens at `nanoseconds` (a monotonic clock), all or none; false when
+    /// the bucket holds fewer.
+    public mutating func take(_ count: Int = 1, at nanoseconds: UInt64) -> Bool {
         if let last, nanoseconds > last {
             tokens = min(burst, tokens + Double(nanoseconds - last) / 1e9 * rate)
         }
         last = max(last ?? nanoseconds, nanoseconds)
-        guard tokens >= 1 else { return false }
-        tokens -= 1
+        let wanted = Double(count)
+        guard tokens >= wanted else { return false }
+        tokens -= wanted
         return true
     }
 }

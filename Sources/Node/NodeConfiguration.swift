@@ -25,6 +25,9 @@ public struct NodeConfiguration: Sendable {
     public var maxMalformedFrames = 10
     /// Unread outbound bytes after which a session is cut (PROTOCOL.md section 7).
     public var maxOutboundBytes = 1024 * 1024
+    /// How long a client over the outbound bound may go without reading anything before it
+    /// is cut (a large response being read is progress, not slowness).
+    public var slowReaderGrace: TimeAmount = .seconds(5)
     public var policyPort: Int?
     public var policyDomain = "*"
     public var proxyProtocol = false

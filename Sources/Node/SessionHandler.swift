@@ -49,6 +49,10 @@ final class SessionHandler: ChannelDuplexHandler {
     /// The loop registry will flush this session at the end of its current batch.
     private var awaitingBatchFlush = false
 
+    /// What this client leaves unread (PROTOCOL.md section 7), and the pending verdict.
+    private var slowReader: SlowReaderJudge
+    private var slowReaderCheck: Scheduled<Void>?
+
     /// The same bytes for every connection.
     private static let connectionAccepted = ServerEvent.connectionAccepted.encoded()
 
@@ -57,6 +61,7 @@ final class SessionHandler: ChannelDuplexHandler {
         self.node = node
         self.registry = registry
         self.state = SessionState(limits: node.configuration.limits, defaultZone: node.configuration.defaultZone)
+        self.slowReader = SlowReaderJudge(bound: node.configuration.maxOutboundBytes)
         LiveObjects.sessionHandlers.add(1, ordering: .relaxed)
     }
 
@@ -74,6 +79,8 @@ final class SessionHandler: ChannelDuplexHandler {
     /// handler that kept it would keep itself, its context and its pipeline alive).
     func handlerRemoved(context: ChannelHandlerContext) {
         end()
+        slowReaderCheck?.cancel()
+        slowReaderCheck = nil
         self.context = nil
     }
 
@@ -123,13 +130,41 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if !context.channel.isWritable, !ended {
-            // More than the outbound bound is waiting for this client: it is not reading.
-            node.metrics.slowReadersCut.add(1, ordering: .relaxed)
-            node.logger.notice("disconnecting slow reader", metadata: ["session": "\(id)", "client": "\(remoteAddress)"])
-            context.close(promise: nil)
+        if context.channel.isWritable {
+            slowReader.becameWritable()
+        } else if !ended {
+            // More than the outbound bound waits for this client. That alone is no verdict
+            // (one large response can do it): the client is judged on what stays unread.
+            slowReader.becameUnwritable(buffered: bufferedBytes(context))
+            scheduleSlowReaderCheck(context)
         }
         context.fireChannelWritabilityChanged()
+    }
+
+    private func bufferedBytes(_ context: ChannelHandlerContext) -> Int {
+        (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? Int.max
+    }
+
+    private func scheduleSlowReaderCheck(_ context: ChannelHandlerContext) {
+        slowReaderCheck?.cancel()
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        slowReaderCheck = context.eventLoop.scheduleTask(in: node.configuration.slowReaderGrace) {
+            let session = bound.value
+            guard let context = session.context, !session.ended else { return }
+            if session.slowReader.check(writable: context.channel.isWritable, buffered: session.bufferedBytes(context)) {
+                session.cutSlowReader(context)
+            } else if !context.channel.isWritable {
+                session.scheduleSlowReaderCheck(context)
+            }
+        }
+    }
+
+    private func cutSlowReader(_ context: ChannelHandlerContext) {
+        guard !ended else { return }
+        node.metrics.slowReadersCut.add(1, ordering: .relaxed)
+        node.logger.notice("disconnecting slow reader", metadata: ["session": "\(id)", "client": "\(remoteAddress)"])
+        slowReaderCheck?.cancel()
+        context.close(promise: nil)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -413,17 +448,18 @@ final class SessionHandler: ChannelDuplexHandler {
 
     private func privateMessage(to names: [String], text: String, variables: [WireVariable]) {
         let action = "SendPrivateMessage"
-        switch state.checkPrivateMessage(text, now: NIODeadline.now().uptimeNanoseconds) {
+        switch state.checkPrivateMessage(to: names, text, now: NIODeadline.now().uptimeNanoseconds) {
         case .failure(let reason):
             write(.error(reason, action: action))
-        case .success:
+        case .success(let recipients):
+            guard !recipients.isEmpty else { return }
             let bytes = ServerEvent.privateMessage(text: text, sender: state.profile?.name ?? "", variables: variables).encoded()
-            let keys = names.map(UserName.key(for:))
+            let keys = recipients.map(\.key)
             let bus = node.bus
             perform({ () async throws(ClusterError) -> [Int] in try await bus.sendPrivate(to: keys, message: bytes) }) { session, result in
                 switch result {
                 case .success(let missing):
-                    for index in missing { session.write(.error(.userNotFound, action: action, detail: names[index])) }
+                    for index in missing { session.write(.error(.userNotFound, action: action, detail: recipients[index].name)) }
                 case .failure:
                     session.write(.error(.clusterUnavailable, action: action))
                 }
@@ -459,7 +495,7 @@ final class SessionHandler: ChannelDuplexHandler {
             pending.buffered.append(bytes)
             pending.bytes += bytes.readableBytes
             pendingJoin = pending
-            if pending.bytes > node.configuration.maxOutboundBytes { context?.close(promise: nil) }
+            if pending.bytes > node.configuration.maxOutboundBytes, let context { cutSlowReader(context) }
             return
         }
         guard state.room == room else { return }
@@ -505,15 +541,26 @@ final class SessionHandler: ChannelDuplexHandler {
     /// Writes a response; flushed at the end of the read batch or of the operation.
     private func writeBytes(_ bytes: ByteBuffer) {
         guard let context, !ended else { return }
+        let overBound = slowReader.watching
         context.write(wrapOutboundOut(bytes), promise: nil)
         needsFlush = true
+        if overBound { judgeQueued(bytes.readableBytes, context) }
+    }
+
+    /// Bytes queued on top of a buffer that was already over the bound (not the write that
+    /// crossed it): past another bound's worth, the client is cut at once, so memory stays
+    /// bounded whatever it does.
+    private func judgeQueued(_ count: Int, _ context: ChannelHandlerContext) {
+        if slowReader.queued(count) { cutSlowReader(context) }
     }
 
     /// Writes a cluster event; flushed once when the registry finishes the batch.
     private func writeFromBatch(_ bytes: ByteBuffer) {
         guard let context, !ended else { return }
+        let overBound = slowReader.watching
         context.write(wrapOutboundOut(bytes), promise: nil)
         needsFlush = true
+        if overBound { judgeQueued(bytes.readableBytes, context) }
         if !awaitingBatchFlush {
             awaitingBatchFlush = true
             registry.markTouched(self)

@@ -33,6 +33,8 @@ import Testing
         (.idleTimeout, "Idle timeout"),
         (.slowReader, "Too slow reading"),
         (.serverShuttingDown, "Server shutting down"),
+        (.descriptionTooLong, "Description is too long"),
+        (.tooManyRecipients, "Too many recipients"),
     ]
 
     @Test("raw value is the protocol string", arguments: table)
@@ -41,7 +43,7 @@ import Testing
         #expect(Reason(rawValue: entry.1) == entry.0)
     }
 
-    /// The table holds 27 distinct reasons with 27 distinct strings. The exhaustive switch
+    /// The table holds 29 distinct reasons with 29 distinct strings. The exhaustive switch
     /// stops compiling when a case is added to `Reason`: the reminder to add it to `table`
     /// and to raise the count.
     @Test func tableListsEveryReasonOnce() {
@@ -51,8 +53,9 @@ import Testing
                  .incorrectPassword, .clusterUnavailable, .roomExists, .roomNameRequired, .roomNameTooLong,
                  .roomNameInvalid, .tooManyRooms, .notLoggedIn, .roomDoesNotExist, .roomFull, .alreadyInRoom,
                  .notInRoom, .messageTooLong, .flooding, .userNotFound, .malformedMessage, .messageTooLarge,
-                 .unknownAction, .idleTimeout, .slowReader, .serverShuttingDown:
-                return 27
+                 .unknownAction, .idleTimeout, .slowReader, .serverShuttingDown, .descriptionTooLong,
+                 .tooManyRecipients:
+                return 29
             }
         }
         #expect(Set(Self.table.map(\.0)).count == caseCount(.flooding))
@@ -67,7 +70,7 @@ import Testing
         "Room already exists", "Room name is required", "Room name is too long",
         "Room name contains invalid characters", "Too many rooms", "Not logged in",
         "Room does not exist", "Room is full", "Already in room", "Not in a room",
-        "Message is too long", "Flooding", "User not found",
+        "Message is too long", "Flooding", "User not found", "Description is too long", "Too many recipients",
     ])
     func protocolReasonExists(_ text: String) throws {
         let reason = try #require(Reason(rawValue: text))

@@ -106,7 +106,7 @@ import Testing
         var state = SessionState(limits: ChatLimits(), defaultZone: "Chat")
         #expect(state.checkJoin(zone: "", room: "Lobby") == .failure(.notLoggedIn))
         #expect(refusal(state.checkCreate(zone: "", room: "Lobby", options: RoomOptions())) == .notLoggedIn)
-        #expect(refusal(state.checkPrivateMessage("hi", now: Self.now)) == .notLoggedIn)
+        #expect(refusal(state.checkPrivateMessage(to: ["bob"], "hi", now: Self.now)) == .notLoggedIn)
     }
 
     @Test func publicMessageNeedsARoom() throws {
@@ -206,8 +206,8 @@ import Testing
         var state = try Self.inLobby()
         #expect(state.checkPublicMessage(String(repeating: "x", count: 4096), now: Self.now) == .success(Self.lobby))
         #expect(state.checkPublicMessage(String(repeating: "x", count: 4097), now: Self.now) == .failure(.messageTooLong))
-        #expect(refusal(state.checkPrivateMessage(String(repeating: "x", count: 4096), now: Self.now)) == nil)
-        #expect(refusal(state.checkPrivateMessage(String(repeating: "x", count: 4097), now: Self.now)) == .messageTooLong)
+        #expect(refusal(state.checkPrivateMessage(to: ["bob"], String(repeating: "x", count: 4096), now: Self.now)) == nil)
+        #expect(refusal(state.checkPrivateMessage(to: ["bob"], String(repeating: "x", count: 4097), now: Self.now)) == .messageTooLong)
     }
 
     @Test func messageLengthCountsCharactersNotBytes() throws {
@@ -231,7 +231,7 @@ import Testing
             #expect(state.checkPublicMessage("m\(index)", now: Self.now) == .success(Self.lobby), "message \(index)")
         }
         #expect(state.checkPublicMessage("m21", now: Self.now) == .failure(.flooding))
-        #expect(refusal(state.checkPrivateMessage("p", now: Self.now)) == .flooding)
+        #expect(refusal(state.checkPrivateMessage(to: ["bob"], "p", now: Self.now)) == .flooding)
         // 100 ms later the session may send one more.
         let later = Self.now + Self.second / 10
         #expect(state.checkPublicMessage("again", now: later) == .success(Self.lobby))
@@ -242,7 +242,7 @@ import Testing
         var state = try Self.inLobby()
         for _ in 0..<10 { _ = state.checkPublicMessage("pub", now: Self.now) }
         for index in 1...10 {
-            #expect(refusal(state.checkPrivateMessage("priv", now: Self.now)) == nil, "private \(index)")
+            #expect(refusal(state.checkPrivateMessage(to: ["bob"], "priv", now: Self.now)) == nil, "private \(index)")
         }
         #expect(state.checkPublicMessage("pub", now: Self.now) == .failure(.flooding))
     }
@@ -257,5 +257,65 @@ import Testing
         #expect(state.checkPublicMessage("3", now: Self.now) == .failure(.flooding))
         #expect(state.checkPublicMessage("4", now: Self.now + Self.second / 2) == .failure(.flooding))
         #expect(state.checkPublicMessage("5", now: Self.now + Self.second) == .success(Self.lobby))
+    }
+}
+
+/// Issue 8: one private message must not be able to knock a recipient out.
+@Suite struct PrivateRecipientTests {
+    static let now: UInt64 = 1_000_000_000
+
+    static func loggedIn(_ limits: ChatLimits = ChatLimits()) -> SessionState {
+        var state = SessionState(limits: limits, defaultZone: "Chat")
+        let name = try! UserName.validate("alice", maxLength: 20).get()
+        state.loggedIn(as: name, profile: UserProfile(name: "alice", variables: []))
+        return state
+    }
+
+    @Test func duplicatesAreMatchedLikeLoginsAndSentOnce() throws {
+        var limits = ChatLimits()
+        limits.floodBurst = 100
+        var state = Self.loggedIn(limits)
+        let names = Array(repeating: "bob", count: 3000) + ["BOB", "Bob", "carol"]
+        let recipients = try state.checkPrivateMessage(to: names, "hi", now: Self.now).get()
+        #expect(recipients.map(\.name) == ["bob", "carol"])
+        #expect(recipients.map(\.key) == [UserName.key(for: "bob"), UserName.key(for: "carol")])
+    }
+
+    @Test func moreDistinctRecipientsThanTheLimitSendNothing() {
+        var limits = ChatLimits()
+        limits.maxPrivateRecipients = 3
+        limits.floodBurst = 100
+        var state = Self.loggedIn(limits)
+        let three = (0..<3).map { "user\($0)" }
+        #expect(throws: Never.self) { try state.checkPrivateMessage(to: three, "hi", now: Self.now).get() }
+        let result = state.checkPrivateMessage(to: three + ["user3"], "hi", now: Self.now)
+        #expect(result.failureReason == .tooManyRecipients)
+    }
+
+    @Test func eachRecipientCostsAFloodToken() {
+        var limits = ChatLimits()
+        limits.floodBurst = 5
+        limits.floodRate = 0.001
+        var state = Self.loggedIn(limits)
+        #expect(state.checkPrivateMessage(to: ["a", "b", "c"], "hi", now: Self.now).failureReason == nil)
+        // Two tokens left: three recipients are refused as a whole, two go through.
+        #expect(state.checkPrivateMessage(to: ["a", "b", "c"], "hi", now: Self.now).failureReason == .flooding)
+        #expect(state.checkPrivateMessage(to: ["a", "b"], "hi", now: Self.now).failureReason == nil)
+        #expect(state.checkPrivateMessage(to: ["a"], "hi", now: Self.now).failureReason == .flooding)
+    }
+
+    @Test func descriptionsAreCapped() {
+        var limits = ChatLimits()
+        limits.maxDescriptionLength = 10
+        let state = Self.loggedIn(limits)
+        #expect(state.checkCreate(zone: "", room: "R", options: RoomOptions(description: String(repeating: "é", count: 10))).failureReason == nil)
+        #expect(state.checkCreate(zone: "", room: "R", options: RoomOptions(description: String(repeating: "é", count: 11))).failureReason == .descriptionTooLong)
+    }
+}
+
+extension Result where Failure == Reason {
+    var failureReason: Reason? {
+        if case .failure(let reason) = self { return reason }
+        return nil
     }
 }

@@ -70,3 +70,13 @@ func onThreads(_ count: Int, _ work: @escaping @Sendable (Int) throws -> Void) a
     }
     if let error = failure.withLock({ $0 }) { throw error }
 }
+
+extension TestClient {
+    /// Connects to an in-process node's port and reads `ConnectionResponse` `Accepted`.
+    static func accepted(port: Int, name: String, receiveBuffer: Int32? = nil) throws -> TestClient {
+        let client = try TestClient(port: port, name: name, receiveBuffer: receiveBuffer)
+        let response = try client.expect("ConnectionResponse")
+        guard response.result == "Accepted" else { throw TestFailure("\(name): connection not accepted: \(response.raw)") }
+        return client
+    }
+}
