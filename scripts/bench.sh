@@ -112,7 +112,7 @@ redis-cli -p "$RP" ping >/dev/null 2>&1 || die "redis-server did not start (see 
 
 # ---------------------------------------------------------------- nodes
 P1="$(free_port 9101)"; P2="$(free_port $((P1 + 1)))"
-NODE_ARGS=(--host 127.0.0.1 --redis "redis://127.0.0.1:$RP" --flood-rate "$FLOOD_RATE" --flood-burst "$FLOOD_BURST" --max-connections "$MAX_CONN")
+NODE_ARGS=(--host 127.0.0.1 --redis "redis://127.0.0.1:$RP" --flood-rate "$FLOOD_RATE" --flood-burst "$FLOOD_BURST" --max-connections "$MAX_CONN" --max-connections-per-ip 0)
 [ -n "$NODE_THREADS" ] && NODE_ARGS+=(--threads "$NODE_THREADS")
 start_nodes() {
   "$BIN/chorus-node" --port "$P1" --node-id node1 "${NODE_ARGS[@]}" >>"$OUT/node1.log" 2>&1 &

@@ -6,8 +6,8 @@ import NIOPosix
 import ServiceLifecycle
 import Wire
 
-/// Accepts client connections and gives each its pipeline: (PROXY header) → zero-byte
-/// framing → idle timer → session. On graceful shutdown it stops accepting, closes every
+/// Accepts client connections and gives each its pipeline: (PROXY header) → partial-frame
+/// deadline → zero-byte framing → idle timer → session. On graceful shutdown it stops accepting, closes every
 /// session and takes the node's sessions out of the cluster, within a few seconds.
 struct ChatServer: Service {
     let context: NodeContext
@@ -35,6 +35,7 @@ struct ChatServer: Service {
                     if configuration.proxyProtocol {
                         try handlers.addHandler(ProxyProtocolDecoder(logger: node.logger))
                     }
+                    try handlers.addHandler(PartialFrameDeadline(timeout: configuration.partialFrameTimeout))
                     try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)))
                     try handlers.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
                     try handlers.addHandler(session)

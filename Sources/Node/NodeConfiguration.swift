@@ -19,9 +19,13 @@ public struct NodeConfiguration: Sendable {
     public var permanentRooms: [String] = []
     public var maxRooms: Int?
     public var maxConnections = 10_000
-    public var maxConnectionsPerAddress: Int?
+    /// Connections per client address; nil: unlimited. High enough for a school behind one
+    /// NAT, low enough that one address cannot take a node's every slot.
+    public var maxConnectionsPerAddress: Int? = 1000
     public var idleTimeout: TimeAmount = .minutes(5)
     public var maxFrameBytes = 64 * 1024
+    /// A frame must be complete within this time of its first byte (PROTOCOL.md section 7).
+    public var partialFrameTimeout: TimeAmount = .seconds(30)
     public var maxMalformedFrames = 10
     /// Unread outbound bytes after which a session is cut (PROTOCOL.md section 7).
     public var maxOutboundBytes = 1024 * 1024

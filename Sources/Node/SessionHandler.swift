@@ -32,6 +32,9 @@ final class SessionHandler: ChannelDuplexHandler {
     private var readHeld = false
     private static let maxQueued = 64
 
+    /// The node is closing this connection (`closeAfterWrites`): input is dropped.
+    private var closing = false
+
     /// The client closed its sending side: finish its requests, then close.
     private var inputClosed = false
     private var closeScheduled = false
@@ -96,7 +99,17 @@ final class SessionHandler: ChannelDuplexHandler {
             begin(clientAddress: proxied.source)
         } else if case .some(.inputClosed) = event as? ChannelEvent {
             inputClosed = true
-            closeWhenDrained()
+            if closing {
+                context.close(promise: nil) // the client read our last words and closed too
+            } else {
+                closeWhenDrained()
+            }
+        } else if event is PartialFrameTimedOut {
+            node.metrics.malformed.add(1, ordering: .relaxed)
+            node.logger.notice("disconnecting client: a frame was not completed in time",
+                               metadata: ["session": "\(id)", "client": "\(remoteAddress)"])
+            write(.error(.malformedMessage, action: "", detail: "A message must be completed within \(node.configuration.partialFrameTimeout.nanoseconds / 1_000_000_000) seconds of its first byte."))
+            closeAfterWrites(context)
         } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             node.metrics.idleClosed.add(1, ordering: .relaxed)
             node.logger.debug("closing idle session", metadata: ["session": "\(id)"])
@@ -195,12 +208,26 @@ final class SessionHandler: ChannelDuplexHandler {
         context.eventLoop.execute { channel.close(promise: nil) }
     }
 
-    /// Flushes what was written, then closes: the client reads the last message first.
+    /// Closes so that the client reads our last message (a final `Error`) first: flush, end
+    /// the session (its name is free at once), half-close (FIN after the data), then drop
+    /// whatever the client still sends until it closes too or `lingerAfterClose` passes.
+    /// Closing with unread input would send a reset, which can destroy the answer in flight.
     private func closeAfterWrites(_ context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
         needsFlush = false
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in channel.close(promise: nil) }
+        let loop = context.eventLoop
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in
+            channel.close(mode: .output).whenComplete { _ in
+                loop.scheduleTask(in: Self.lingerAfterClose) { channel.close(promise: nil) }
+            }
+        }
+        end()
     }
+
+    /// How long a closing connection waits for the client to close its side.
+    static let lingerAfterClose: TimeAmount = .seconds(2)
 
     /// Ends the session in the cluster, then gives back its connection slot: a client that
     /// gets a slot again finds its old name free.
@@ -222,7 +249,7 @@ final class SessionHandler: ChannelDuplexHandler {
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard admitted, !ended else { return }
+        guard admitted, !ended, !closing else { return }
         node.metrics.framesIn.add(1, ordering: .relaxed)
         framesSeen += 1
         switch unwrapInboundIn(data) {

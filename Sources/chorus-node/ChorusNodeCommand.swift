@@ -27,7 +27,7 @@ struct ChorusNodeCommand: AsyncParsableCommand {
     @Option(help: "Longest room description, in characters (CHORUS_MAX_DESCRIPTION). Default 1024.") var maxDescription: String?
     @Option(help: "Most distinct recipients of one private message (CHORUS_MAX_PRIVATE_RECIPIENTS). Default 20.") var maxPrivateRecipients: String?
     @Option(help: "Most connections on this node (CHORUS_MAX_CONNECTIONS). Default 10000.") var maxConnections: String?
-    @Option(help: "Most connections per remote address (CHORUS_MAX_CONNECTIONS_PER_IP). Default unlimited.") var maxConnectionsPerIp: String?
+    @Option(help: "Most connections per client address, as seen through the PROXY protocol when it is on (CHORUS_MAX_CONNECTIONS_PER_IP); 0 for no limit. Default 1000.") var maxConnectionsPerIp: String?
     @Option(help: "Seconds without a frame after which a connection is closed (CHORUS_IDLE_TIMEOUT). Default 300.") var idleTimeout: String?
     @Option(help: "Largest frame in bytes (CHORUS_MAX_FRAME_BYTES). Default 65536.") var maxFrameBytes: String?
     @Option(help: "Unread outbound bytes after which a slow reader is disconnected (CHORUS_MAX_OUTBOUND_BYTES). Default 1048576.") var maxOutboundBytes: String?
@@ -112,7 +112,9 @@ struct ChorusNodeCommand: AsyncParsableCommand {
         c.limits.maxDescriptionLength = try settings.int(maxDescription, "max-description", in: 0...(1 << 20)) ?? c.limits.maxDescriptionLength
         c.limits.maxPrivateRecipients = try settings.int(maxPrivateRecipients, "max-private-recipients", in: 1...10_000) ?? c.limits.maxPrivateRecipients
         c.maxConnections = try settings.int(maxConnections, "max-connections", in: 1...10_000_000) ?? c.maxConnections
-        c.maxConnectionsPerAddress = try settings.int(maxConnectionsPerIp, "max-connections-per-ip", in: 1...10_000_000)
+        if let perAddress = try settings.int(maxConnectionsPerIp, "max-connections-per-ip", in: 0...10_000_000) {
+            c.maxConnectionsPerAddress = perAddress == 0 ? nil : perAddress
+        }
         if let seconds = try settings.double(idleTimeout, "idle-timeout", in: 0.1...31_536_000) {
             c.idleTimeout = .nanoseconds(Int64(seconds * 1e9))
         }

@@ -23,6 +23,8 @@ final class TestClient {
     private var buffer: [UInt8] = []
     private var start = 0
     private(set) var closedByPeer = false
+    /// The peer reset the connection (rather than closing it in order).
+    private(set) var resetByPeer = false
     /// Every frame received, skipped or not, in arrival order.
     private(set) var history: [Frame] = []
     var skipsCountUpdates = true
@@ -267,6 +269,7 @@ final class TestClient {
             if count > 0 {
                 buffer.append(contentsOf: chunk[0..<count])
             } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                if count < 0, errno == ECONNRESET { resetByPeer = true }
                 closedByPeer = true  // orderly close, or reset
             }
         }
