@@ -10,6 +10,8 @@ public struct ChatLimits: Sendable, Equatable {
     /// Flood control: messages per second on average, and burst.
     public var floodRate: Double = 10
     public var floodBurst = 20
+    /// How wrong room and account passwords of a session are answered (section 7).
+    public var passwordAttempts = PasswordAttempts.Policy()
     /// Accounts (name key → password). Empty: any password is accepted.
     public var accounts: [String: String] = [:]
 

@@ -17,12 +17,15 @@ public struct SessionState: Sendable {
     public private(set) var zone: String
     public private(set) var room: RoomRef?
     private var flood: TokenBucket
+    /// Wrong room and account passwords of this session (PROTOCOL.md section 7).
+    public var passwordAttempts: PasswordAttempts
 
     public init(limits: ChatLimits, defaultZone: String) {
         self.limits = limits
         self.defaultZone = defaultZone
         self.zone = defaultZone
         self.flood = TokenBucket(rate: limits.floodRate, burst: limits.floodBurst)
+        self.passwordAttempts = PasswordAttempts(policy: limits.passwordAttempts)
     }
 
     public var isLoggedIn: Bool { phase == .loggedIn }
@@ -37,10 +40,16 @@ public struct SessionState: Sendable {
         case .failure(let reason): return .failure(reason)
         case .success(let valid): name = valid
         }
-        if !limits.accounts.isEmpty, limits.accounts[name.key] != password {
-            return .failure(.incorrectPassword)
-        }
         return .success((name, UserProfile(name: name.display, variables: variables)))
+    }
+
+    /// Whether logins check passwords (the node has accounts).
+    public var checksPasswords: Bool { !limits.accounts.isEmpty }
+
+    /// The account password check of a login that passed `checkLogin`: true when the node
+    /// has no accounts or the password is the name's.
+    public func passwordMatches(_ name: UserName, _ password: String) -> Bool {
+        !checksPasswords || limits.accounts[name.key] == password
     }
 
     /// The cluster accepted the name.

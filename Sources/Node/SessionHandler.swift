@@ -415,7 +415,12 @@ final class SessionHandler: ChannelDuplexHandler {
             case .failure: failure = .clusterUnavailable
             }
             if session.suppressCreatedPush == room { session.suppressCreatedPush = nil }
-            session.write(create != nil ? .createRoomFailure(reason: failure.rawValue) : .joinRoomFailure(reason: failure.rawValue))
+            let answer: ServerEvent = create != nil ? .createRoomFailure(reason: failure.rawValue) : .joinRoomFailure(reason: failure.rawValue)
+            if failure == .incorrectPassword {
+                session.answerWrongPassword(answer)
+            } else {
+                session.write(answer)
+            }
         }
     }
 
@@ -494,6 +499,47 @@ final class SessionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Answers a wrong room or account password as PROTOCOL.md section 7 says: at once for
+    /// the first few, then more and more slowly (nothing else of the session runs
+    /// meanwhile), and past the limit the session is disconnected after the answer.
+    private func answerWrongPassword(_ answer: ServerEvent) {
+        guard !ended else { return }
+        switch state.passwordAttempts.recordWrong() {
+        case .none:
+            write(answer)
+        case .delay(let milliseconds):
+            pause(.milliseconds(Int64(milliseconds))) { $0.write(answer) }
+        case .disconnect:
+            write(answer)
+            node.logger.notice("disconnecting client after too many wrong passwords",
+                               metadata: ["session": "\(id)", "client": "\(remoteAddress)"])
+            if let context { closeAfterWrites(context) }
+        }
+    }
+
+    /// Holds the session's requests for `delay`, then runs `then` and goes on.
+    private func pause(_ delay: TimeAmount, then: @escaping (SessionHandler) -> Void) {
+        guard let context else { return }
+        busy = true
+        let bound = NIOLoopBound((self, then), eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: delay) {
+            let (session, then) = bound.value
+            session.busy = false
+            then(session)
+            session.finishedOperation()
+        }
+    }
+
+    /// After an operation's answer: end the session in the cluster if it closed meanwhile,
+    /// else go on with the queued requests (unless the answer started another operation).
+    private func finishedOperation() {
+        if ended {
+            if !busy { logoutFromCluster() }
+        } else {
+            drain()
+        }
+    }
+
     /// Runs one cluster operation; later requests wait until `then` has run on this loop.
     private func perform<T: Sendable>(_ operation: @escaping @Sendable () async throws(ClusterError) -> T,
                                       then: @escaping (SessionHandler, Result<T, ClusterError>) -> Void) {
@@ -507,11 +553,7 @@ final class SessionHandler: ChannelDuplexHandler {
             let (session, then) = bound.value
             session.busy = false
             then(session, result.mapError { $0 as? ClusterError ?? .unavailable })
-            if session.ended {
-                session.logoutFromCluster()
-            } else {
-                session.drain()
-            }
+            session.finishedOperation()
         }
     }
 
