@@ -67,7 +67,6 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chorus benchmark, one command: the Centrifuge peer's scenario (/work/shared/peers/centrifuge)
+# Chorus benchmark, one command: the Centrifuge peer's scenario (see docs/benchmarks.md)
 # against a 2-node Chorus cluster sharing one redis-server, everything on 127.0.0.0/8.
 #
 #   scripts/bench.sh                 # full run (~3 min plus builds): closed, rate, logins, private, idle

@@ -33,6 +33,5 @@ public enum Reason: String, Sendable, Error, Equatable {
     case unknownAction = "Unknown action"
     // Sessions ended by the server
     case idleTimeout = "Idle timeout"
-    case slowReader = "Too slow reading"
     case serverShuttingDown = "Server shutting down"
 }

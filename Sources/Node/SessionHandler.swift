@@ -113,7 +113,9 @@ final class SessionHandler: ChannelDuplexHandler {
         } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             node.metrics.idleClosed.add(1, ordering: .relaxed)
             node.logger.debug("closing idle session", metadata: ["session": "\(id)"])
-            context.close(promise: nil)
+            let seconds = node.configuration.idleTimeout.nanoseconds / 1_000_000_000
+            write(.error(.idleTimeout, action: "", detail: "Nothing was received for \(seconds) seconds; connect again to go on."))
+            closeAfterWrites(context)
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -591,9 +593,11 @@ final class SessionHandler: ChannelDuplexHandler {
         if let context { closeAfterWrites(context) }
     }
 
-    /// Closes the connection for node shutdown.
+    /// Closes the connection for node shutdown, telling the client why.
     func closeForShutdown() {
-        context?.close(promise: nil)
+        guard let context else { return }
+        write(.error(.serverShuttingDown, action: "", detail: "This node is stopping; connect again to reach another."))
+        closeAfterWrites(context)
     }
 
     func flushBatch() {

@@ -17,7 +17,7 @@ struct ChorusNodeCommand: AsyncParsableCommand {
 
     @Option(help: "Address to listen on (CHORUS_HOST). Default 0.0.0.0.") var host: String?
     @Option(help: "Client port (CHORUS_PORT); 0 picks a free port, logged at start. Default 9875.") var port: String?
-    @Option(help: "Name of this node in logs and in Redis (CHORUS_NODE_ID); a random suffix is added at every start. Default: random.") var nodeId: String?
+    @Option(help: "Name of this node in logs and in Redis (CHORUS_NODE_ID); a random suffix is added at every start. Default: node.") var nodeId: String?
     @Option(help: "Redis URL redis://[user:password@]host:port[/db] (CHORUS_REDIS). Without it the node runs alone on the in-process bus.") var redis: String?
     @Option(help: "Prefix of every Redis key and channel, so clusters can share one Redis (CHORUS_REDIS_PREFIX). Default chorus:.") var redisPrefix: String?
     @Option(help: "Default zone (CHORUS_ZONE). Default Chat.") var zone: String?

@@ -19,7 +19,8 @@ struct LifecycleTests {
         #expect(status == 0, "exit status \(status); log:\n\(node.logTail())")
         #expect(Date().timeIntervalSince(started) < 5)
         for client in [inRoom, loggedIn, anonymous] {
-            try client.expectClosed(timeout: 1)
+            let last = try client.expectClosed(timeout: 1)
+            #expect(last.filter { $0.action == "Error" }.map(\.reason) == ["Server shutting down"], "\(client.name): \(last.map(\.raw))")
         }
     }
 

@@ -74,7 +74,8 @@ struct LimitTests {
             try pinger.expect("Pong")
             usleep(300_000)  // activity every 0.3 s, under the 1 s timeout
         }
-        try idle.expectClosed(timeout: 3)
+        let last = try idle.expectClosed(timeout: 3)
+        #expect(last.map(\.reason) == ["Idle timeout"], "the idle client is told why: \(last.map(\.raw))")
         let elapsed = Date().timeIntervalSince(started)
         #expect(elapsed >= 0.9, "closed after \(elapsed) s, before the timeout")
         try pinger.send(Request.ping)
