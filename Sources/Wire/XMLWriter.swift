@@ -6,8 +6,11 @@ import NIOCore
 /// written as is: it is trusted program text. Everything else (text, attribute values) is
 /// escaped, so no value can change the structure of the output:
 /// - `&`, `<`, `>`, `"` and `'` become the predefined entities;
-/// - in attribute values, tab, line feed and carriage return become character references
-///   (so that a conforming reader does not normalize them to spaces);
+/// - carriage return becomes `&#13;`, in text as in attribute values: a conforming reader
+///   normalizes a raw CR, and CR LF, to a line feed (XML 1.0 section 2.11), but keeps a
+///   referenced one, so this is the only way a CR arrives as a CR;
+/// - in attribute values, tab and line feed also become character references (`&#9;`,
+///   `&#10;`), since a conforming reader normalizes raw ones to spaces (section 3.3.3);
 /// - characters XML 1.0 cannot represent at all (control characters other than tab, line feed
 ///   and carriage return, U+FFFE, U+FFFF), NUL included, become U+FFFD. The output is therefore
 ///   always well-formed and can never contain a frame terminator.
@@ -339,11 +342,10 @@ private struct RawOutput {
 
     // MARK: Escaping
 
-    /// Bit n set: byte n (< 0x40) is replaced in text. That is 0x00–0x1F except tab (0x09), line
-    /// feed (0x0A) and carriage return (0x0D), plus `"` (0x22), `&` (0x26), `'` (0x27), `<` (0x3C)
-    /// and `>` (0x3E).
-    private static let textSpecials: UInt64 = 0x5000_00C4_FFFF_D9FF
-    /// As ``textSpecials``, plus tab, line feed and carriage return.
+    /// Bit n set: byte n (< 0x40) is replaced in text. That is 0x00–0x1F except tab (0x09) and
+    /// line feed (0x0A), plus `"` (0x22), `&` (0x26), `'` (0x27), `<` (0x3C) and `>` (0x3E).
+    private static let textSpecials: UInt64 = 0x5000_00C4_FFFF_F9FF
+    /// As ``textSpecials``, plus tab and line feed.
     private static let attributeSpecials: UInt64 = 0x5000_00C4_FFFF_FFFF
 
     /// What replaces the UTF-8 sequence at `index` of `utf8`, and how many bytes it replaces;
@@ -369,7 +371,7 @@ private struct RawOutput {
         case ASCII.apostrophe: return ("&apos;", 1)
         case ASCII.tab: return inAttribute ? ("&#9;", 1) : nil
         case ASCII.lineFeed: return inAttribute ? ("&#10;", 1) : nil
-        case ASCII.carriageReturn: return inAttribute ? ("&#13;", 1) : nil
+        case ASCII.carriageReturn: return ("&#13;", 1)
         case ..<ASCII.space: return ("\u{FFFD}", 1)
         case 0xEF where index + 2 < utf8.count && utf8[index + 1] == 0xBF && utf8[index + 2] >= 0xBE:
             return ("\u{FFFD}", 3)  // U+FFFE, U+FFFF

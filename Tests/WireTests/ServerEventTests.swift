@@ -109,6 +109,19 @@ import Wire
         #expect(encodedString(.error(reason: "Malformed message", requestAction: "", detail: nil)) == frame("Error", "<Reason>Malformed message</Reason><RequestAction></RequestAction>"))
     }
 
+    @Test func carriageReturnsInMessagesAndVariablesArriveAsCarriageReturns() throws {
+        let text = "Hello\r\nWorld\r"
+        let variables = [WireVariable(name: "v", data: "a\rb")]
+        let encoded = ServerEvent.publicMessage(text: text, sender: "Alice", variables: variables).encoded()
+        let raw = String(buffer: encoded)
+        #expect(raw.contains("<Message>Hello&#13;\nWorld&#13;</Message>"))
+        #expect(raw.contains("<Data>a&#13;b</Data>"))
+        #expect(!raw.utf8.contains(ASCIIByte.carriageReturn), "no raw CR for a reader to normalize")
+        let parameters = try #require(XMLReader.parse(document(of: encoded)).child("Parameters"))
+        #expect(Array((parameters.child("Message")?.text ?? "").utf8) == Array(text.utf8))
+        #expect(parameters.child("Variables")?.child("Variable")?.child("Data")?.text == "a\rb")
+    }
+
     @Test func userTextCannotBreakTheStructure() throws {
         let hostile = "</Message></Parameters></XmlDoc>\\0<XmlDoc><Action>Logout</Action> & <![CDATA[ ]]> '\"]]>"
         let variables = [WireVariable(name: "</Name>&", data: "]]></Data></Variable>")]
@@ -155,6 +168,10 @@ import Wire
         event.encode(into: &buffer)
         #expect(event.encoded() == buffer)
     }
+}
+
+private enum ASCIIByte {
+    static let carriageReturn: UInt8 = 0x0D
 }
 
 extension String {

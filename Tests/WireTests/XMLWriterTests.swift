@@ -18,7 +18,23 @@ import Wire
 
     @Test func escapesTheFiveSpecialCharactersInText() {
         #expect(written { $0.text(#"a&b<c>d"e'f"#) } == "a&amp;b&lt;c&gt;d&quot;e&apos;f")
-        #expect(written { $0.text("plain é 😀\t\r\n") } == "plain é 😀\t\r\n")
+        #expect(written { $0.text("plain é 😀\t\r\n") } == "plain é 😀\t&#13;\n")
+    }
+
+    @Test func writesCarriageReturnsAsCharacterReferencesSoReadersKeepThem() throws {
+        // A raw CR would reach a conforming reader as a line feed (XML 1.0 section 2.11).
+        #expect(written { $0.text("Hello\r\nWorld") } == "Hello&#13;\nWorld")
+        #expect(written { $0.text("\r") } == "&#13;")
+        #expect(written { $0.text("a\r\rb\n\r") } == "a&#13;&#13;b\n&#13;")
+        #expect(written { $0.element("t", "x\ry") } == "<t>x&#13;y</t>")
+        #expect(try roundTrip("Hello\r\nWorld") == "Hello\r\nWorld")
+        #expect(try roundTrip("\r\r\n\n\r") == "\r\r\n\n\r")
+    }
+
+    @Test func plainTextIsCopiedUnchanged() {
+        let plain = "Hello, world! 0123456789 ABC xyz é 😀 \t\n ~`@#$%^*()-_=+[]{}|\\;:,./?"
+        #expect(written { $0.text(plain) } == plain)
+        #expect(written { $0.element("m", plain) } == "<m>\(plain)</m>")
     }
 
     @Test func escapesAttributeValuesIncludingWhitespaceThatReadersWouldNormalize() {
