@@ -5,8 +5,12 @@ import NIOCore
 /// It accepts exactly what PROTOCOL.md section 1 allows and refuses everything else:
 /// - input must be well-formed UTF-8 (no overlong forms, surrogates, or truncated sequences),
 ///   and every character, literal or referenced, must match the XML 1.0 `Char` production;
-/// - an optional XML declaration may open the document (after optional white space); DTDs,
-///   other markup declarations and any other processing instruction are refused;
+/// - a UTF-8 byte order mark may open the document (its very first three bytes, and nowhere
+///   else: anywhere outside the root it is refused as content, inside it is the character
+///   U+FEFF);
+/// - an optional XML declaration may open the document (after the byte order mark and optional
+///   white space); DTDs, other markup declarations and any other processing instruction are
+///   refused;
 /// - only the five predefined entities and numeric character references are understood;
 /// - CDATA sections are accepted wherever character data is; comments are skipped;
 /// - ``XMLLimits`` are enforced as the bytes are read, and nesting is tracked on an explicit
@@ -15,8 +19,9 @@ import NIOCore
 /// Deliberately, line ends and attribute-value white space are *not* normalized: the protocol
 /// promises that text arrives "byte for byte after XML unescaping".
 public enum XMLReader {
-    /// Parses exactly one document: the root element, optionally preceded by an XML declaration,
-    /// white space and comments, and followed by nothing but white space and comments.
+    /// Parses exactly one document: the root element, optionally preceded by a byte order mark,
+    /// an XML declaration, white space and comments, and followed by nothing but white space and
+    /// comments.
     public static func parse(_ bytes: ByteBuffer, limits: XMLLimits = XMLLimits()) throws(XMLParseError) -> XMLElement {
         let result = bytes.withUnsafeReadableBytes { pointer in
             Result { () throws(XMLParseError) -> XMLElement in
@@ -54,6 +59,7 @@ private struct XMLParser {
     // MARK: Document structure
 
     mutating func parseDocument() throws(XMLParseError) -> XMLElement {
+        _ = consume("\u{FEFF}")  // EF BB BF, the UTF-8 byte order mark
         skipWhitespace()
         let declaration: StaticString = "<?xml"
         let afterName = position + declaration.utf8CodeUnitCount

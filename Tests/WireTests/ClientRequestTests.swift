@@ -36,6 +36,16 @@ import Wire
         #expect(try request("Login", "<Name>Bob</Name><Password/><UserVariables/>") == .login(name: "Bob", password: "", variables: []))
     }
 
+    @Test func decodesAFrameOpeningWithAByteOrderMark() throws {
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        let ping = Array("<XmlDoc><Action>Ping</Action></XmlDoc>".utf8)
+        #expect(try ClientRequest.decode(ByteBuffer(bytes: bom + ping)) == .ping)
+        #expect(try ClientRequest.decode(ByteBuffer(bytes: bom + Array("<?xml version=\"1.0\"?>\n".utf8) + ping)) == .ping)
+        #expect(throws: RequestDecodeError(.malformedXML(XMLParseError(.contentOutsideRootElement, at: 1)))) {
+            try ClientRequest.decode(ByteBuffer(bytes: Array("\n".utf8) + bom + ping))
+        }
+    }
+
     @Test func decodesCreateRoomWithEveryPart() throws {
         let parameters = """
             <Zone><Name>Chat</Name><Room Hidden="true" Updatable="false" Numbered="false" FloodingFilterEnabled="true" UserVariablesEnabled="false">\

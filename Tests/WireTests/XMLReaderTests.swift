@@ -45,6 +45,29 @@ import Wire
         #expect(try parse("<?xml?><a/>").name == "a")
     }
 
+    @Test func aByteOrderMarkIsAcceptedAtTheVeryStart() throws {
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        func parse(bytes: [UInt8]) throws -> XMLElement { try XMLReader.parse(ByteBuffer(bytes: bytes)) }
+        #expect(try parse(bytes: bom + Array("<a>x</a>".utf8)).text == "x")
+        #expect(try parse(bytes: bom + Array(#"<?xml version="1.0" encoding="UTF-8"?><a/>"#.utf8)).name == "a")
+        #expect(try parse(bytes: bom + Array("\r\n <?xml version=\"1.0\"?>\n\t<!-- c -->\n<a/>\n".utf8)).name == "a")
+        #expect(try parse(bytes: bom + Array(" \n<a/>".utf8)).name == "a")
+        #expect(try parse(bytes: bom + Array("<\u{FEFF}a>\u{FEFF}</\u{FEFF}a>".utf8)).text == "\u{FEFF}", "inside the root, U+FEFF is a character")
+    }
+
+    @Test func aByteOrderMarkAnywhereElseIsRefused() {
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        #expect(refusal(bytes: Array(" ".utf8) + bom + Array("<a/>".utf8)) == .contentOutsideRootElement)
+        #expect(refusal(bytes: bom + bom + Array("<a/>".utf8)) == .contentOutsideRootElement)
+        #expect(refusal(bytes: Array("<?xml version='1.0'?>".utf8) + bom + Array("<a/>".utf8)) == .contentOutsideRootElement)
+        #expect(refusal(bytes: bom + Array("<?xml version='1.0'?>".utf8) + bom + Array("<a/>".utf8)) == .contentOutsideRootElement)
+        #expect(refusal(bytes: Array("<a/>".utf8) + bom) == .contentOutsideRootElement)
+        #expect(refusal(bytes: bom) == .missingRootElement)
+        #expect(refusal(bytes: bom + Array(" \n".utf8)) == .missingRootElement)
+        #expect(refusal(bytes: [0xEF, 0xBB] + Array("<a/>".utf8)) == .contentOutsideRootElement, "a partial mark")
+        #expect(refusal(bytes: [0xFF, 0xFE] + Array("<\0a\0/\0>\0".utf8)) == .contentOutsideRootElement, "UTF-16 is not accepted")
+    }
+
     @Test func commentsAreSkipped() throws {
         let root = try parse("<!-- before --><a>x<!-- <b/> & -->y</a><!-- after -->\n")
         #expect(root.text == "xy")
