@@ -174,6 +174,27 @@ import Wire
         #expect(reason("<!DOCTYPE x><XmlDoc><Action>Ping</Action></XmlDoc>") == .malformedXML(XMLParseError(.doctypeNotAllowed, at: 0)))
     }
 
+    @Test func referencesToForbiddenCharactersMakeTheFrameMalformed() {
+        for reference in ["&#0;", "&#31;", "&#x1F;", "&#xFFFE;", "&#xD800;"] {
+            for frame in [
+                "<XmlDoc><Action>Login</Action><Parameters><Name>a\(reference)b</Name></Parameters></XmlDoc>",
+                "<XmlDoc><Action>SendPublicMessage</Action><Parameters><Message>\(reference)</Message></Parameters></XmlDoc>",
+                "<XmlDoc><Action>CreateRoom</Action><Parameters><Zone><Room Hidden='\(reference)'><Name>R</Name></Room></Zone></Parameters></XmlDoc>",
+            ] {
+                do {
+                    _ = try decode(frame)
+                    Issue.record("\(frame) was accepted")
+                } catch {
+                    guard case .malformedXML(let parseError) = error.reason else {
+                        Issue.record("\(frame): \(error)")
+                        continue
+                    }
+                    #expect(parseError.reason == .illegalCharacter, "\(frame)")
+                }
+            }
+        }
+    }
+
     @Test func limitsApply() {
         let deep = "<XmlDoc><Action>Ping</Action><Parameters><a><b/></a></Parameters></XmlDoc>"
         #expect(throws: RequestDecodeError(.malformedXML(XMLParseError(.tooDeep, at: 44)))) {

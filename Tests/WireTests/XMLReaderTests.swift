@@ -116,6 +116,59 @@ import Wire
         #expect(refusal("<a>&#9;&#10;&#13;&#x10FFFF;</a>") == nil)
     }
 
+    @Test func characterReferencesToEveryCharacterXMLForbidsAreRefused() {
+        var forbidden: [UInt32] = Array(0x00...0x1F).filter { ![0x09, 0x0A, 0x0D].contains($0) }
+        forbidden += [0xD800, 0xDB7F, 0xDBFF, 0xDC00, 0xDFFF, 0xFFFE, 0xFFFF, 0x11_0000, 0xFFFF_FFFF]
+        for value in forbidden {
+            let decimal = "&#\(value);"
+            let hexadecimal = "&#x\(String(value, radix: 16));"
+            let upperHexadecimal = "&#x00\(String(value, radix: 16, uppercase: true));"
+            for reference in [decimal, hexadecimal, upperHexadecimal] {
+                #expect(refusal("<a>\(reference)</a>") == .illegalCharacter, "\(reference)")
+                #expect(refusal("<a>ok \(reference) ok</a>") == .illegalCharacter, "\(reference) amid text")
+                #expect(refusal("<a v=\"\(reference)\"/>") == .illegalCharacter, "\(reference) in attribute")
+                #expect(refusal("<a><b>x</b><c>\(reference)</c></a>") == .illegalCharacter, "\(reference) nested")
+            }
+        }
+        #expect(refusal("<a>&#31;</a>") == .illegalCharacter)
+        #expect(refusal("<a>&#55296;</a>") == .illegalCharacter, "a surrogate in decimal")
+        for allowed in ["&#9;", "&#10;", "&#13;", "&#32;", "&#x7F;", "&#x80;", "&#xD7FF;", "&#xE000;", "&#xFFFD;", "&#x10000;", "&#x0000041;"] {
+            #expect(refusal("<a v='\(allowed)'>\(allowed)</a>") == nil, "\(allowed)")
+        }
+    }
+
+    @Test func noParsedValueEverHoldsACharacterXMLForbids() {
+        // Hostile input: random mixes of markup, references and raw bytes are either refused, or
+        // parse into names, values and text made of XML characters only (so, for instance, never
+        // U+001F, which the cluster layer uses as a separator).
+        let pieces: [[UInt8]] = [
+            Array("<a>".utf8), Array("</a>".utf8), Array("<b x='".utf8), Array("'>".utf8), Array("/>".utf8),
+            Array("&#31;".utf8), Array("&#x1f;".utf8), Array("&#xD800;".utf8), Array("&#65;".utf8), Array("&amp;".utf8),
+            Array("<![CDATA[".utf8), Array("]]>".utf8), Array("<!--".utf8), Array("-->".utf8), Array("\r\n".utf8),
+            [0x1F], [0x00], [0x0B], [0xEF, 0xBF, 0xBE], [0xED, 0xA0, 0x80], [0xEF, 0xBB, 0xBF], Array("text".utf8),
+        ]
+        var generator = SplitMix64(seed: 0x5EED)
+        var parsed = 0
+        for _ in 0..<20_000 {
+            var document = Array("<r>".utf8)
+            for _ in 0..<Int.random(in: 1...8, using: &generator) {
+                document += pieces.randomElement(using: &generator)!
+            }
+            document += Array("</r>".utf8)
+            guard let root = try? XMLReader.parse(ByteBuffer(bytes: document)) else { continue }
+            parsed += 1
+            var stack = [root]
+            while let element = stack.popLast() {
+                let strings = [element.name, element.text] + element.attributes.flatMap { [$0.name, $0.value] }
+                for string in strings {
+                    #expect(string.unicodeScalars.allSatisfy { isXMLCharacter($0.value) }, "\(document)")
+                }
+                stack += element.children
+            }
+        }
+        #expect(parsed > 100, "the mix also produces documents that parse")
+    }
+
     @Test func cdataEndInTextIsRefused() {
         #expect(refusal("<a>x]]>y</a>") == .cdataEndInText)
         #expect(refusal("<a>x]]&gt;y ]>]</a>") == nil)
@@ -282,5 +335,30 @@ import Wire
         #expect(refusal("<a>123456789</a>", limits: limits) == .valueTooLong)
         #expect(refusal("<a>1234<b/>5678<![CDATA[9]]></a>", limits: limits) == .valueTooLong)
         #expect(refusal("<a>12345678&amp;</a>", limits: limits) == .valueTooLong)
+    }
+}
+
+/// The XML 1.0 `Char` production.
+private func isXMLCharacter(_ scalar: UInt32) -> Bool {
+    switch scalar {
+    case 0x09, 0x0A, 0x0D, 0x20...0xD7FF, 0xE000...0xFFFD, 0x1_0000...0x10_FFFF: true
+    default: false
+    }
+}
+
+/// A small seeded generator, so that the random tests are the same at every run.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
