@@ -40,7 +40,9 @@ public enum ClientRequest: Sendable, Equatable {
     /// Element names and the action are matched ignoring ASCII letter case; the action is trimmed
     /// of white space. A missing `Parameters` element counts as empty, missing parameters as empty
     /// strings, and unknown elements are ignored. Values that clients may fill with markup
-    /// (`Message`, `Description`, `Data`) keep it, re-serialized (see ``XMLWriter/content(of:)``).
+    /// (`Message`, `Description`, `Data`) keep it: such a value is the element's content
+    /// re-serialized in document order, white space included (`Hello <b>World</b>!` stays
+    /// `Hello <b>World</b>!`; see ``XMLWriter/content(of:)``).
     ///
     /// - Throws: ``RequestDecodeError`` if the frame is not well-formed XML within `limits`, its
     ///   root is not `XmlDoc`, or it has no non-empty `Action`.
@@ -155,7 +157,8 @@ extension XMLElement {
     }
 
     /// The element's text; or, if it holds child elements (a client put raw markup such as WDDX
-    /// there), its content re-serialized, so that nothing is lost.
+    /// or HTML-ish tags there), its content re-serialized in document order, so that nothing is
+    /// lost or moved. The markup then stays escaped as markup: `a &amp; <b>b</b>` is that string.
     fileprivate var value: String {
         guard !children.isEmpty else { return text }
         var writer = XMLWriter(buffer: ByteBuffer())

@@ -123,6 +123,7 @@ private struct XMLParser {
                         try skipComment()
                     } else if consume("<![CDATA[") {
                         let content = try scanCharacters(until: "]]>")
+                        if !content.isEmpty { stack[stack.count - 1].element.placeChildrenBeforeNewText() }
                         try append(content, to: &stack[stack.count - 1].element.text)
                     } else {
                         throw declarationError()
@@ -140,9 +141,11 @@ private struct XMLParser {
                 }
             case ASCII.ampersand:
                 let scalar = try parseReference()
+                stack[stack.count - 1].element.placeChildrenBeforeNewText()
                 try append(scalar, to: &stack[stack.count - 1].element.text)
             default:
                 let run = try scanRun(until: ASCII.lessThan, inText: true)
+                stack[stack.count - 1].element.placeChildrenBeforeNewText()
                 try append(run, to: &stack[stack.count - 1].element.text)
             }
         }
@@ -459,5 +462,21 @@ private struct XMLParser {
 
     private func error(_ reason: XMLParseError.Reason) -> XMLParseError {
         XMLParseError(reason, at: position)
+    }
+}
+
+extension XMLElement {
+    /// Called before character data is appended to ``text``: gives every child that has no entry
+    /// in ``childOffsets`` yet (every child read since the last character data) the current
+    /// length of the text, so that the new text lands after them. Children read after the last
+    /// character data get no entry: they follow all of the text, and most elements (containers
+    /// of elements only, texts without markup) never allocate offsets at all.
+    @inline(__always)
+    fileprivate mutating func placeChildrenBeforeNewText() {
+        guard childOffsets.count < children.count else { return }
+        let offset = text.utf8.count
+        repeat {
+            childOffsets.append(offset)
+        } while childOffsets.count < children.count
     }
 }

@@ -173,41 +173,79 @@ public struct XMLWriter {
 
     // MARK: Parsed trees
 
-    /// Appends `element` in canonical form: attributes in order, double-quoted and escaped; then
-    /// its text (omitted when it is only white space between child elements); then its children.
-    /// An element without text or children is written `<name/>`. Character data interleaved with
-    /// children is written before them, since ``XMLElement`` does not keep its position.
+    /// Appends `element` in canonical form: attributes in order, double-quoted and escaped; its
+    /// character data and child elements in document order (see ``XMLElement/childOffsets``),
+    /// except that character data that is only white space between child elements (indentation)
+    /// is left out. An element without text or children is written `<name/>`.
     ///
     /// Nesting is tracked on an explicit stack, so arbitrarily deep trees cannot overflow the call stack.
     public mutating func element(_ element: XMLElement) {
-        guard writeOpening(of: element) else { return }
-        var stack: [(element: XMLElement, nextChild: Int)] = [(element, 0)]
-        while let (open, nextChild) = stack.last {
-            if nextChild < open.children.count {
-                stack[stack.count - 1].nextChild += 1
-                let child = open.children[nextChild]
-                if writeOpening(of: child) { stack.append((child, 0)) }
-            } else {
-                buffer.writeStaticString("</")
-                buffer.writeString(open.name)
-                buffer.writeInteger(ASCII.greaterThan)
-                stack.removeLast()
+        writeTree(element, ownTags: true, keepingAllText: false)
+    }
+
+    /// Appends the content of `element` (its "inner XML"), without the element's own tags, as
+    /// ``element(_:)`` would, except that no character data is left out, white space included:
+    /// this is how the content of an element that a client filled with markup is passed on
+    /// (`Hello <b>World</b>!` is written `Hello <b>World</b>!`).
+    public mutating func content(of element: XMLElement) {
+        writeTree(element, ownTags: false, keepingAllText: true)
+    }
+
+    /// An element being written by ``writeTree(_:ownTags:keepingAllText:)``.
+    private struct OpenTree {
+        var element: XMLElement
+        /// Whether its character data is written (it may be left out as indentation).
+        var writesText: Bool
+        /// The index of the next child to write.
+        var nextChild = 0
+        /// How many UTF-8 bytes of its text are written.
+        var textWritten = 0
+    }
+
+    /// Writes `root` (with its start and end tags if `ownTags`) and everything inside it, in
+    /// document order, with an explicit stack. Unless `keepingAllText`, the character data of an
+    /// element that has children and only white space as text is left out.
+    private mutating func writeTree(_ root: XMLElement, ownTags: Bool, keepingAllText: Bool) {
+        func writesText(_ element: XMLElement) -> Bool {
+            keepingAllText || element.children.isEmpty || !element.text.isXMLWhitespace
+        }
+        if ownTags {
+            guard writeStartTag(of: root) else { return }
+        }
+        var stack = [OpenTree(element: root, writesText: writesText(root))]
+        while !stack.isEmpty {
+            let top = stack.count - 1
+            let index = stack[top].nextChild
+            guard index < stack[top].element.children.count else {
+                let open = stack.removeLast()
+                if open.writesText {
+                    _ = text(of: open.element, from: open.textWritten, upTo: open.element.text.utf8.count)
+                }
+                if ownTags || !stack.isEmpty {
+                    buffer.writeStaticString("</")
+                    buffer.writeString(open.element.name)
+                    buffer.writeInteger(ASCII.greaterThan)
+                }
+                continue
+            }
+            stack[top].nextChild += 1
+            if stack[top].writesText {
+                // A child without an offset follows all of the text.
+                let offsets = stack[top].element.childOffsets
+                let offset = index < offsets.count ? offsets[index] : Int.max
+                stack[top].textWritten = text(of: stack[top].element, from: stack[top].textWritten, upTo: offset)
+            }
+            let child = stack[top].element.children[index]
+            if writeStartTag(of: child) {
+                stack.append(OpenTree(element: child, writesText: writesText(child)))
             }
         }
     }
 
-    /// Appends the content of `element` (its "inner XML") in the canonical form of ``element(_:)``,
-    /// without the element's own tags.
-    public mutating func content(of element: XMLElement) {
-        if hasSignificantText(element) { text(element.text) }
-        for child in element.children {
-            self.element(child)
-        }
-    }
-
-    /// Writes the start tag of `element` and its text, or the whole element if it is empty.
-    /// Returns true if the element was left open (its children and end tag are still to come).
-    private mutating func writeOpening(of element: XMLElement) -> Bool {
+    /// Writes the start tag of `element`, or the whole element as `<name .../>` if it has neither
+    /// text nor children. Returns true if the element was left open (its content and end tag are
+    /// still to come).
+    private mutating func writeStartTag(of element: XMLElement) -> Bool {
         buffer.writeInteger(ASCII.lessThan)
         buffer.writeString(element.name)
         for attribute in element.attributes {
@@ -216,19 +254,31 @@ public struct XMLWriter {
             buffer.writeStaticString("=\"")
             attributeValue(attribute.value)
         }
-        let writesText = hasSignificantText(element)
-        guard writesText || !element.children.isEmpty else {
+        guard !element.text.isEmpty || !element.children.isEmpty else {
             buffer.writeStaticString("/>")
             return false
         }
         buffer.writeInteger(ASCII.greaterThan)
-        if writesText { text(element.text) }
         return true
     }
 
-    /// Text is significant unless it is only the white space between child elements.
-    private func hasSignificantText(_ element: XMLElement) -> Bool {
-        !element.text.isEmpty && (element.children.isEmpty || !element.text.isXMLWhitespace)
+    /// Writes the UTF-8 bytes `start..<end` of the text of `element`, escaped, and returns where
+    /// the written part ends. `end` is clamped into `start...text.utf8.count` and moved forward to
+    /// a character boundary, so that offsets set by hand cannot split a character or go back.
+    private mutating func text(of element: XMLElement, from start: Int, upTo end: Int) -> Int {
+        var written = start
+        withUTF8(element.text) { utf8 in
+            var stop = min(max(end, start), utf8.count)
+            while stop < utf8.count, utf8[stop] & 0xC0 == 0x80 {
+                stop += 1
+            }
+            written = stop
+            guard stop > start else { return }
+            let run = UnsafeBufferPointer(rebasing: utf8[start..<stop])
+            let count = RawOutput.escapedCount(run, inAttribute: false)
+            append(count: count) { $0.escaped(run, inAttribute: false) }
+        }
+        return written
     }
 
     /// Appends `value` escaped for an attribute, and the closing quote.

@@ -125,6 +125,51 @@ import Wire
         #expect(try request("SendPublicMessage", withData) == .publicMessage(text: "m", variables: [WireVariable(name: "v", data: #"<i x="1">y</i>"#)]))
     }
 
+    @Test func mixedContentInMessagesIsKeptInDocumentOrder() throws {
+        let cases: [(sent: String, value: String)] = [
+            ("Hello <b>World</b>!", "Hello <b>World</b>!"),
+            ("<b>bold</b> and <i>italic</i>", "<b>bold</b> and <i>italic</i>"),
+            (" <b>x</b> ", " <b>x</b> "),
+            ("<font color='#FF0000'>red <b>bold</b> text</font>!", ##"<font color="#FF0000">red <b>bold</b> text</font>!"##),
+            ("a &amp; <b>b&lt;</b> <![CDATA[<c>]]><!-- gone -->", "a &amp; <b>b&lt;</b> &lt;c&gt;"),
+            ("line&#13;\n<br/>next<BR></BR>", "line&#13;\n<br/>next<BR/>"),
+        ]
+        for (sent, value) in cases {
+            #expect(try request("SendPublicMessage", "<Message>\(sent)</Message>") == .publicMessage(text: value, variables: []), "\(sent)")
+            #expect(try request("SendPrivateMessage", "<Users><User>b</User></Users><Message>\(sent)</Message>") == .privateMessage(to: ["b"], text: value, variables: []))
+            let variable = "<Message>m</Message><Variables><Variable><Name>v</Name><Data>\(sent)</Data></Variable></Variables>"
+            #expect(try request("SendPublicMessage", variable) == .publicMessage(text: "m", variables: [WireVariable(name: "v", data: value)]))
+            let room = "<Zone><Room><Name>R</Name><Description>\(sent)</Description></Room></Zone>"
+            #expect(try request("CreateRoom", room) == .createRoom(zone: "", room: RoomSpec(name: "R", description: value)))
+            // The value is canonical: sent again as markup, it decodes to itself.
+            #expect(try request("SendPublicMessage", "<Message>\(value)</Message>") == .publicMessage(text: value, variables: []))
+        }
+    }
+
+    @Test func mixedContentReachesTheOtherClientsAsTheTextOfMessage() throws {
+        guard case .publicMessage(let text, _) = try request("SendPublicMessage", "<Message>Hello <b>World</b>!</Message>") else {
+            Issue.record("not a publicMessage")
+            return
+        }
+        let encoded = ServerEvent.publicMessage(text: text, sender: "alice", variables: []).encoded()
+        #expect(String(buffer: encoded).contains("<Message>Hello &lt;b&gt;World&lt;/b&gt;!</Message>"))
+        let message = try #require(XMLReader.parse(document(of: encoded)).child("Parameters")?.child("Message"))
+        #expect(message.text == "Hello <b>World</b>!")
+        #expect(message.children.isEmpty)
+    }
+
+    @Test func mixedContentWithManyChildrenDecodesInLinearTime() throws {
+        let count = 10_000
+        let sent = String(repeating: "x<b/>", count: count)
+        let clock = ContinuousClock()
+        var decoded: ClientRequest?
+        let elapsed = try clock.measure {
+            decoded = try request("SendPublicMessage", "<Message>\(sent)</Message>")
+        }
+        #expect(decoded == .publicMessage(text: sent, variables: []))
+        #expect(elapsed < .milliseconds(500))
+    }
+
     @Test func decodesPrivateMessage() throws {
         let parameters = "<Users><User>Bob</User><User>Carol</User></Users><Message>psst</Message><Variables/>"
         #expect(try request("SendPrivateMessage", parameters) == .privateMessage(to: ["Bob", "Carol"], text: "psst", variables: []))

@@ -22,6 +22,44 @@ import Wire
         #expect(root.children.first?.text == "inner")
     }
 
+    @Test func mixedContentKeepsWhereTheChildrenSit() throws {
+        let message = try parse("<Message>Hello <b>World</b>!</Message>")
+        #expect(message.text == "Hello !")
+        #expect(message.children == [XMLElement(name: "b", text: "World")])
+        #expect(message.childOffsets == [6])
+
+        #expect(try parse("<a><b/>x</a>").childOffsets == [0])
+        #expect(try parse("<a>x<b/></a>").childOffsets == [], "a child after all the text needs no offset")
+        #expect(try parse("<a><b/><c/>x<d/>y<e/></a>").childOffsets == [0, 0, 1])
+        #expect(try parse("<a>é<b/>&amp;<c></c><![CDATA[z]]></a>").childOffsets == [2, 3])
+        #expect(try parse("<a><b/><![CDATA[]]><!-- x --></a>").childOffsets == [], "empty CDATA and comments are no text")
+        #expect(try parse("<a><b><c/>1</b>2<d/></a>").children.first?.childOffsets == [0])
+        #expect(try parse("<XmlDoc><Action>Ping</Action><Parameters/></XmlDoc>").childOffsets == [])
+    }
+
+    @Test func parsedTreesEqualTreesBuiltByHand() throws {
+        let built = XMLElement(name: "a", children: [XMLElement(name: "b", text: "1"), XMLElement(name: "c")], text: "x")
+        #expect(try parse("<a>x<b>1</b><c/></a>") == built)
+        #expect(try parse("<a><b>1</b>x<c/></a>") != built, "the text sits elsewhere")
+        var placed = built
+        placed.childOffsets = [0]
+        #expect(try parse("<a><b>1</b>x<c/></a>") == placed)
+    }
+
+    @Test func manyChildrenInMixedContentParseInLinearTime() throws {
+        let count = 10_000
+        let clock = ContinuousClock()
+        var root: XMLElement?
+        let elapsed = try clock.measure {
+            root = try parse("<a>" + String(repeating: "x<b/>", count: count) + "</a>")
+        }
+        #expect(root?.children.count == count)
+        #expect(root?.childOffsets == Array(1..<count), "the last child follows all of the text: no offset")
+        #expect(elapsed < .milliseconds(500))
+        let interleaved = try parse("<a>" + String(repeating: "<b/>y", count: count) + "</a>")
+        #expect(interleaved.childOffsets == Array(0..<count))
+    }
+
     @Test func whitespaceInsideTagsIsAllowed() throws {
         let root = try parse("<a \n x = \"1\"\t></a >")
         #expect(root.attribute("x") == "1")

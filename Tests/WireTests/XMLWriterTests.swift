@@ -124,8 +124,59 @@ import Wire
 
     @Test func writesContentWithoutTheElementsOwnTags() throws {
         let tree = try parse("<Data><a x='1'/>text<b>&amp;</b></Data>")
-        #expect(written { $0.content(of: tree) } == #"text<a x="1"/><b>&amp;</b>"#)
+        #expect(written { $0.content(of: tree) } == #"<a x="1"/>text<b>&amp;</b>"#)
         #expect(written { $0.content(of: XMLElement(name: "Data", text: "only <text>")) } == "only &lt;text&gt;")
+    }
+
+    @Test(arguments: [
+        "<Message>Hello <b>World</b>!</Message>",
+        "<m><b/>x</m>",
+        "<m>x<b/></m>",
+        "<m><b/><c/>x<d/>y<e/></m>",
+        ##"<m><font color="#FF0000">red <b>bold</b> text</font>!</m>"##,
+        "<m>a &amp; <b>b&lt;</b> c<i>&#13;</i>&#13;é<u>😀</u>日本</m>",
+        "<m><a><b>1<c>2</c>3</b>4</a>5</m>",
+    ])
+    func writesMixedContentInDocumentOrder(_ document: String) throws {
+        let tree = try parse(document)
+        #expect(written { $0.element(tree) } == document)
+    }
+
+    @Test func mixedContentWithCDATAIsWrittenAsEscapedText() throws {
+        let tree = try parse("<m>1<![CDATA[<x>]]><b/><![CDATA[]]><!-- c -->2<c/></m>")
+        #expect(written { $0.element(tree) } == "<m>1&lt;x&gt;<b/>2<c/></m>")
+    }
+
+    @Test func contentKeepsAllWhiteSpaceAndElementLeavesOutIndentation() throws {
+        let tree = try parse("<m> <b>bold</b> <i>it</i>\n</m>")
+        #expect(written { $0.content(of: tree) } == " <b>bold</b> <i>it</i>\n")
+        #expect(written { $0.element(tree) } == "<m><b>bold</b><i>it</i></m>")
+        let nested = try parse("<m><p> <b>a</b> <i>b</i> </p></m>")
+        #expect(written { $0.content(of: nested) } == "<p> <b>a</b> <i>b</i> </p>")
+        let spaced = try parse("<m> x <b/></m>")
+        #expect(written { $0.content(of: spaced) } == " x <b/>")
+        #expect(written { $0.element(spaced) } == "<m> x <b/></m>", "not only white space: kept")
+    }
+
+    @Test func childrenWithoutOffsetsFollowTheText() {
+        let bold = XMLElement(name: "b", text: "World")
+        #expect(written { $0.element(XMLElement(name: "m", children: [bold], text: "Hello !")) } == "<m>Hello !<b>World</b></m>")
+        let placed = XMLElement(name: "m", children: [bold, XMLElement(name: "c")], text: "Hello !", childOffsets: [6])
+        #expect(written { $0.element(placed) } == "<m>Hello <b>World</b>!<c/></m>")
+    }
+
+    @Test func offsetsSetByHandAreClamped() {
+        let b = XMLElement(name: "b")
+        let c = XMLElement(name: "c")
+        // Past the end, going back, negative: each child lands at the nearest valid place.
+        #expect(written { $0.element(XMLElement(name: "m", children: [b, c], text: "xy", childOffsets: [99, 0])) } == "<m>xy<b/><c/></m>")
+        #expect(written { $0.element(XMLElement(name: "m", children: [b, c], text: "xy", childOffsets: [1, 0])) } == "<m>x<b/><c/>y</m>")
+        #expect(written { $0.element(XMLElement(name: "m", children: [b], text: "xy", childOffsets: [-5])) } == "<m><b/>xy</m>")
+        // Inside a character: moved to its end, never splitting it.
+        #expect(written { $0.element(XMLElement(name: "m", children: [b], text: "é😀", childOffsets: [1])) } == "<m>é<b/>😀</m>")
+        #expect(written { $0.element(XMLElement(name: "m", children: [b], text: "é😀", childOffsets: [3])) } == "<m>é😀<b/></m>")
+        // More offsets than children: the rest is ignored.
+        #expect(written { $0.element(XMLElement(name: "m", children: [b], text: "xy", childOffsets: [1, 1, 1])) } == "<m>x<b/>y</m>")
     }
 
     @Test func writesDeepTreesWithoutRecursion() throws {
