@@ -167,7 +167,7 @@ import Wire
             decoded = try request("SendPublicMessage", "<Message>\(sent)</Message>")
         }
         #expect(decoded == .publicMessage(text: sent, variables: []))
-        #expect(elapsed < .milliseconds(500))
+        #expect(elapsed < .seconds(1), "a quadratic cost would take seconds")
     }
 
     @Test func decodesPrivateMessage() throws {
