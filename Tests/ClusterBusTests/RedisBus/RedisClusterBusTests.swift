@@ -283,7 +283,7 @@ struct RedisClusterBusTests {
             #expect(await a.sink.waitFor(line: "zone deleted Chat/Arena users=0 zoneUsers=3"), "\(a.sink.lines)")
             #expect(await c.sink.waitFor(line: "zone deleted Chat/Arena users=0 zoneUsers=3"))
             #expect(try await c.bus.zoneListing("Chat").rooms.isEmpty)
-            #expect(try await cluster.keys().filter { $0.hasPrefix("room:") }.isEmpty)
+            #expect(try await cluster.keys().filter { $0.hasPrefix("room:") || $0.hasPrefix("members:") }.isEmpty)
             #expect(try await b.join(bob, Self.arena).failedReason == .roomDoesNotExist)
         }
     }
@@ -333,8 +333,8 @@ struct RedisClusterBusTests {
             #expect(try await cluster.keys().contains { $0.hasPrefix("s:") })
             for (bus, session) in sessions { await bus.bus.logout(session: session) }
 
-            var expected = ["epoch", "nodes", "roomcount", "seq", "room:Chat\u{1F}Lobby", "zone:Chat:rooms"]
-            expected += cluster.buses.map { "node:\($0.nodeID.rawValue):alive" }
+            var expected = ["epoch", "nodes", "roomcount", "seq", "room:Chat\u{1F}Lobby", "zrooms:Chat"]
+            expected += cluster.buses.map { "alive:\($0.nodeID.rawValue)" }
             #expect(try await cluster.keys() == expected.sorted())
             #expect(try await cluster.raw(["GET", "\(cluster.prefix)roomcount"]).string == "1")
             #expect(try await cluster[1].bus.loggedInCount() == 0)
