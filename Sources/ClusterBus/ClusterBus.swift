@@ -161,9 +161,13 @@ public struct ClusterRules: Sendable {
     public var permanentRooms: [RoomRef: RoomOptions]
     /// The most rooms the cluster holds (permanent rooms included); nil for no limit.
     public var maxRooms: Int?
+    /// The most rooms one zone holds (permanent and hidden rooms included); nil for no limit.
+    /// Creating a room in a full zone fails with `Too many rooms`.
+    public var maxRoomsPerZone: Int?
 
-    public init(permanentRooms: [RoomRef: RoomOptions] = [:], maxRooms: Int? = nil) {
+    public init(permanentRooms: [RoomRef: RoomOptions] = [:], maxRooms: Int? = nil, maxRoomsPerZone: Int? = nil) {
         self.permanentRooms = permanentRooms
         self.maxRooms = maxRooms
+        self.maxRoomsPerZone = maxRoomsPerZone
     }
 }

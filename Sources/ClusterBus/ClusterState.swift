@@ -68,6 +68,7 @@ struct ClusterState {
         if let create = request.create {
             if rooms[target] != nil { return .failed(.roomExists) }
             if let max = rules.maxRooms, rooms.count >= max { return .failed(.tooManyRooms) }
+            if let max = rules.maxRoomsPerZone, (zones[target.zone]?.rooms.count ?? 0) >= max { return .failed(.tooManyRooms) }
             var options = create
             options.permanent = false
             rooms[target] = Room(options: options, members: [])

@@ -212,7 +212,7 @@ public final class RedisClusterBus: ClusterBus {
                                           request.create != nil ? (options.password ?? "") : (request.password ?? ""),
                                           request.create != nil ? "1" : "0", options.hidden ? "1" : "0",
                                           options.updatable ? "1" : "0", "\(options.capacity ?? -1)", options.description,
-                                          "\(rules.maxRooms ?? -1)"])
+                                          "\(rules.maxRooms ?? -1)", "\(rules.maxRoomsPerZone ?? -1)"])
         } catch {
             unsubscribe(from: request.room)
             throw error

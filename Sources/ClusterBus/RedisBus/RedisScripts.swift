@@ -168,15 +168,15 @@ enum RedisScripts {
     """#
 
     /// ARGV: prefix, session, zone, room, password, create (0/1), hidden, updatable,
-    /// capacity, description, max rooms (-1: none)
+    /// capacity, description, max rooms (-1: none), max rooms per zone (-1: none)
     /// → {'E', reason} or {'OK', created, left ref, zone users, 7 room fields, member order,
     ///    room order, member count, profiles..., zone changed (0/1), [listing...]}
     ///
     /// Types first, then every check, then the writes: a refused or failing join writes nothing.
     static let join = #"""
     local sid, zone, name, pw, create = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6] == '1'
-    local max_rooms = tonumber(ARGV[11])
-    if not max_rooms then return redis.error_reply('ERR join: the room limit is not a number') end
+    local max_rooms, max_zone_rooms = tonumber(ARGV[11]), tonumber(ARGV[12])
+    if not (max_rooms and max_zone_rooms) then return redis.error_reply('ERR join: a room limit is not a number') end
     local skey = K_session(sid)
     need(skey, 'hash')
     local s = redis.call('HMGET', skey, 'zone', 'room', 'profile')
@@ -197,6 +197,7 @@ enum RedisScripts {
     if create then
       if redis.call('EXISTS', rkey) == 1 then return {'E', 'Room already exists'} end
       if max_rooms >= 0 and tonumber(redis.call('GET', K_ROOMCOUNT) or '0') >= max_rooms then return {'E', 'Too many rooms'} end
+      if max_zone_rooms >= 0 and redis.call('ZCARD', K_zrooms(zone)) >= max_zone_rooms then return {'E', 'Too many rooms'} end
     else
       local r = redis.call('HMGET', rkey, 'pw', 'cap')
       if not r[1] then return {'E', 'Room does not exist'} end

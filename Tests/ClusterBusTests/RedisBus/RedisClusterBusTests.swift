@@ -189,6 +189,55 @@ struct RedisClusterBusTests {
         }
     }
 
+    @Test func tooManyRoomsInAZoneCountsPermanentRoomsAndEveryBus() async throws {
+        var rules = Self.permanentLobby
+        rules.maxRoomsPerZone = 2
+        try await BusCluster.with(buses: 2, rules: rules) { cluster in
+            let (a, b) = (cluster[0], cluster[1])
+            let alice = try await a.loggedIn("alice")
+            let bob = try await b.loggedIn("bob")
+            let carol = try await a.loggedIn("carol")
+            try await a.joined(alice, BusTest.room("One"), create: RoomOptions(hidden: true))
+            #expect(try await b.create(bob, BusTest.room("Two")).failedReason == .tooManyRooms, "Lobby and One fill Chat")
+            #expect(try await b.create(bob, BusTest.room("One")).failedReason == .roomExists)
+            // Another zone has its own count, on every bus.
+            let games = { (name: String) in RoomRef(zone: "Games", name: name) }
+            try await b.joined(bob, games("Two"), create: RoomOptions())
+            try await a.joined(carol, games("Three"), create: RoomOptions())
+            #expect(try await a.create(alice, games("Four")).failedReason == .tooManyRooms)
+            #expect(try await cluster.members(of: BusTest.room("One")) == [alice.description], "alice stayed in One")
+            #expect(try await b.bus.zoneListing("Games").rooms.map(\.name) == ["Two", "Three"])
+            #expect(try await cluster.raw(["GET", "\(cluster.prefix)roomcount"]).string == "4")
+            // Emptying a room makes space again.
+            try await a.joined(alice, Self.lobby)
+            try await b.joined(bob, BusTest.room("Two"), create: RoomOptions())
+            #expect(try await a.create(carol, BusTest.room("Three")).failedReason == .tooManyRooms)
+            try await a.joined(carol, games("Four"), create: RoomOptions())
+        }
+    }
+
+    @Test func concurrentCreationsInOneZoneStopExactlyAtItsLimit() async throws {
+        var rules = Self.permanentLobby
+        rules.maxRoomsPerZone = 5
+        try await BusCluster.with(buses: 3, rules: rules) { cluster in
+            var sessions: [(BusNode, SessionID)] = []
+            for index in 0..<24 {
+                let bus = cluster[index % 3]
+                sessions.append((bus, try await bus.loggedIn("racer\(index)")))
+            }
+            let created = try await withThrowingTaskGroup(of: Reason?.self) { group in
+                for (index, (bus, session)) in sessions.enumerated() {
+                    group.addTask { try await bus.create(session, BusTest.room("R\(index)")).failedReason }
+                }
+                return try await group.reduce(into: [Reason?]()) { $0.append($1) }
+            }
+            #expect(created.filter { $0 == nil }.count == 4, "the Lobby and 4 of 24 fill the zone: \(created)")
+            #expect(created.compactMap { $0 }.allSatisfy { $0 == .tooManyRooms })
+            #expect(try await cluster[0].bus.zoneListing("Chat").rooms.count == 5)
+            #expect(try await cluster.raw(["ZCARD", "\(cluster.prefix)zrooms:Chat"]).int == 5)
+        }
+    }
+
     @Test func joiningAnotherRoomLeavesTheCurrentOneFirst() async throws {
         try await BusCluster.with(buses: 2, rules: Self.permanentLobby) { cluster in
             let (a, b) = (cluster[0], cluster[1])
