@@ -29,9 +29,12 @@ struct ClusterState {
     private(set) var sessions: [SessionID: Session] = [:]
     private(set) var rooms: [RoomRef: Room] = [:]
     private(set) var zones: [String: Zone] = [:]
+    /// Wrong account passwords and lockouts, by name key.
+    var passwords: PasswordLockoutTable
 
     init(rules: ClusterRules) {
         self.rules = rules
+        self.passwords = PasswordLockoutTable(policy: rules.passwordLockout)
         for (ref, options) in rules.permanentRooms.sorted(by: { $0.key.name < $1.key.name }) {
             var permanent = options
             permanent.permanent = true

@@ -311,6 +311,18 @@ public final class RedisClusterBus: ClusterBus {
         }
     }
 
+    public func isLockedOut(nameKey: String) async throws(ClusterError) -> Bool {
+        guard let locked = try await run(.isLockedOut, [nameKey]).int else { throw .unavailable }
+        return locked == 1
+    }
+
+    public func recordWrongPassword(nameKey: String) async throws(ClusterError) -> Bool {
+        let policy = rules.passwordLockout
+        let args = [nameKey, "\(policy.failures)", "\(Self.milliseconds(policy.window))", "\(Self.milliseconds(policy.lock))"]
+        guard let locked = try await run(.recordWrongPassword, args).int else { throw .unavailable }
+        return locked == 1
+    }
+
     // MARK: Subscriptions
 
     /// Subscribes to a room's channel before a local session joins it (so the session's own
@@ -406,6 +418,12 @@ public final class RedisClusterBus: ClusterBus {
                          metadata: ["script": "\(script)", "redis-error": "\(error.message)"])
             throw error
         }
+    }
+
+    /// Whole milliseconds, at least 1 (Redis TTLs).
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 
     private static func room(fromRef ref: String) -> RoomRef? {

@@ -47,6 +47,10 @@ struct RedisKeys: Sendable {
     func zoneRooms(_ zone: String) -> String { "\(prefix)zrooms:\(zone)" }
     /// Counter: the users whose current zone this is.
     func zoneUsers(_ zone: String) -> String { "\(prefix)zusers:\(zone)" }
+    /// Counter with a TTL (the window): wrong account passwords of a name key.
+    func passwordFailures(_ nameKey: String) -> String { "\(prefix)pwfails:\(nameKey)" }
+    /// String with a TTL (the lock): the name key's account logins are locked out.
+    func passwordLock(_ nameKey: String) -> String { "\(prefix)pwlock:\(nameKey)" }
 
     // MARK: Channels
 

@@ -25,6 +25,8 @@ enum RedisScripts {
     local function K_members(ref) return P .. 'members:' .. ref end
     local function K_zrooms(zone) return P .. 'zrooms:' .. zone end
     local function K_zusers(zone) return P .. 'zusers:' .. zone end
+    local function K_pwfails(key) return P .. 'pwfails:' .. key end
+    local function K_pwlock(key) return P .. 'pwlock:' .. key end
     local CH_ZONES = P .. 'ch:zones'
     local function CH_room(ref) return P .. 'ch:room:' .. ref end
     local function CH_node(node) return P .. 'ch:node:' .. node end
@@ -279,6 +281,32 @@ enum RedisScripts {
     /// ARGV: prefix, zone → listing
     static let listing = #"""
     return listing(ARGV[2])
+    """#
+
+    /// ARGV: prefix, name key → 1 if its account logins are locked out, else 0
+    static let isLockedOut = #"""
+    return redis.call('EXISTS', K_pwlock(ARGV[2]))
+    """#
+
+    /// ARGV: prefix, name key, failures (< 1: lockout off), window ms, lock ms → 1 if the name
+    /// is locked out (now or already), else 0. The count expires `window` after the first
+    /// wrong password; reaching `failures` sets the lock for `lock` and clears the count; while
+    /// locked nothing changes (PasswordLockout).
+    static let recordWrongPassword = #"""
+    local key, limit, window, lock = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+    if not (limit and window and lock) or window < 1 or lock < 1 then
+      return redis.error_reply('ERR recordWrongPassword: failures, window and lock must be numbers, window and lock at least 1 ms')
+    end
+    local fkey, lkey = K_pwfails(key), K_pwlock(key)
+    need(fkey, 'string', lkey, 'string')
+    if limit < 1 then return 0 end
+    if redis.call('EXISTS', lkey) == 1 then return 1 end
+    local n = redis.call('INCR', fkey)
+    if n == 1 or redis.call('PTTL', fkey) < 0 then redis.call('PEXPIRE', fkey, window) end
+    if n < limit then return 0 end
+    redis.call('SET', lkey, '1', 'PX', lock)
+    redis.call('DEL', fkey)
+    return 1
     """#
 
     /// ARGV: prefix, node, ttl ms → 1 if the node was not registered (new, or lost by
