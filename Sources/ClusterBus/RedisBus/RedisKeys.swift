@@ -2,8 +2,8 @@ import ChatDomain
 import NIOCore
 
 /// The names of the keys and channels of the cluster, under its prefix (docs/cluster.md,
-/// "Keys"). The Lua scripts of `RedisScripts` build the same names (`K_*` in their prelude);
-/// Swift builds them here only for the few commands it sends itself.
+/// "Keys"). The Lua scripts of `RedisScripts` build the keys (`K_*` in their prelude); Swift
+/// builds here the few it uses itself, and the channels.
 ///
 /// The layout makes collisions impossible whatever users name their rooms, zones or
 /// themselves: after the prefix, every key is either a fixed name without `:` (`names`,
@@ -21,36 +21,12 @@ struct RedisKeys: Sendable {
     /// to share a Redis and prefix with this one (`RedisScripts.epoch`).
     static let layout = "2"
 
-    // MARK: Keys
+    // MARK: Keys (the ones Swift uses; the scripts build all of them)
 
     /// Hash: name key → session id.
     var names: String { "\(prefix)names" }
-    /// Set of the registered node ids.
-    var nodes: String { "\(prefix)nodes" }
-    /// Hash: the Redis lifetime's `id` and the key `layout`.
-    var epoch: String { "\(prefix)epoch" }
-    /// Counter: rooms in the cluster.
-    var roomCount: String { "\(prefix)roomcount" }
-    /// Counter: join and creation order.
-    var seq: String { "\(prefix)seq" }
-    /// Hash: one session.
-    func session(_ id: String) -> String { "\(prefix)s:\(id)" }
     /// Set: the session ids of one node.
     func nodeSessions(_ node: NodeID) -> String { "\(prefix)sessions:\(node.rawValue)" }
-    /// String with a TTL: the node's heartbeat.
-    func alive(_ node: NodeID) -> String { "\(prefix)alive:\(node.rawValue)" }
-    /// Hash: a room's options.
-    func room(_ room: RoomRef) -> String { "\(prefix)room:\(Self.roomRef(room))" }
-    /// Sorted set: a room's members by join order.
-    func members(_ room: RoomRef) -> String { "\(prefix)members:\(Self.roomRef(room))" }
-    /// Sorted set: a zone's room names by creation order.
-    func zoneRooms(_ zone: String) -> String { "\(prefix)zrooms:\(zone)" }
-    /// Counter: the users whose current zone this is.
-    func zoneUsers(_ zone: String) -> String { "\(prefix)zusers:\(zone)" }
-    /// Counter with a TTL (the window): wrong account passwords of a name key.
-    func passwordFailures(_ nameKey: String) -> String { "\(prefix)pwfails:\(nameKey)" }
-    /// String with a TTL (the lock): the name key's account logins are locked out.
-    func passwordLock(_ nameKey: String) -> String { "\(prefix)pwlock:\(nameKey)" }
 
     // MARK: Channels
 
