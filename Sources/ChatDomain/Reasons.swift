@@ -9,6 +9,7 @@ public enum Reason: String, Sendable, Error, Equatable {
     case nameInUse = "Name is already in use"
     case alreadyLoggedIn = "Already logged in"
     case incorrectPassword = "Incorrect password"
+    case tooManyAttempts = "Too many attempts"
     case clusterUnavailable = "Cluster unavailable"
     // Rooms
     case roomExists = "Room already exists"

@@ -47,6 +47,11 @@ public protocol ClusterBus: AnyObject, Sendable {
 
     /// The number of logged-in users, cluster-wide.
     func loggedInCount() async throws(ClusterError) -> Int
+
+    /// Whether account logins of this name key are locked out (too many wrong passwords).
+    func isLockedOut(nameKey: String) async throws(ClusterError) -> Bool
+    /// Records a wrong account password for this name key; returns true if the name is now locked out.
+    func recordWrongPassword(nameKey: String) async throws(ClusterError) -> Bool
 }
 
 /// The cluster cannot be reached (PROTOCOL.md: `Cluster unavailable`).
@@ -161,9 +166,17 @@ public struct ClusterRules: Sendable {
     public var permanentRooms: [RoomRef: RoomOptions]
     /// The most rooms the cluster holds (permanent rooms included); nil for no limit.
     public var maxRooms: Int?
+    /// The most rooms one zone holds (permanent and hidden rooms included); nil for no limit.
+    /// Creating a room in a full zone fails with `Too many rooms`.
+    public var maxRoomsPerZone: Int?
+    /// When wrong account passwords lock a name out, cluster-wide (PROTOCOL.md section 7).
+    public var passwordLockout: PasswordLockout
 
-    public init(permanentRooms: [RoomRef: RoomOptions] = [:], maxRooms: Int? = nil) {
+    public init(permanentRooms: [RoomRef: RoomOptions] = [:], maxRooms: Int? = nil, maxRoomsPerZone: Int? = nil,
+                passwordLockout: PasswordLockout = PasswordLockout()) {
         self.permanentRooms = permanentRooms
         self.maxRooms = maxRooms
+        self.maxRoomsPerZone = maxRoomsPerZone
+        self.passwordLockout = passwordLockout
     }
 }

@@ -29,9 +29,12 @@ struct ClusterState {
     private(set) var sessions: [SessionID: Session] = [:]
     private(set) var rooms: [RoomRef: Room] = [:]
     private(set) var zones: [String: Zone] = [:]
+    /// Wrong account passwords and lockouts, by name key.
+    var passwords: PasswordLockoutTable
 
     init(rules: ClusterRules) {
         self.rules = rules
+        self.passwords = PasswordLockoutTable(policy: rules.passwordLockout)
         for (ref, options) in rules.permanentRooms.sorted(by: { $0.key.name < $1.key.name }) {
             var permanent = options
             permanent.permanent = true
@@ -68,6 +71,7 @@ struct ClusterState {
         if let create = request.create {
             if rooms[target] != nil { return .failed(.roomExists) }
             if let max = rules.maxRooms, rooms.count >= max { return .failed(.tooManyRooms) }
+            if let max = rules.maxRoomsPerZone, (zones[target.zone]?.rooms.count ?? 0) >= max { return .failed(.tooManyRooms) }
             var options = create
             options.permanent = false
             rooms[target] = Room(options: options, members: [])

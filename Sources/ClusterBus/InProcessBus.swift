@@ -11,10 +11,14 @@ import Synchronization
 public final class InProcessBus: ClusterBus {
     public let nodeID: NodeID
     private let state: Mutex<(cluster: ClusterState, sink: (any ClusterEventSink)?)>
+    /// The clock of the password lockout (injectable for tests).
+    private let now: @Sendable () -> ContinuousClock.Instant
 
-    public init(nodeID: NodeID, rules: ClusterRules = ClusterRules()) {
+    public init(nodeID: NodeID, rules: ClusterRules = ClusterRules(),
+                now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
         self.nodeID = nodeID
         self.state = Mutex((ClusterState(rules: rules), nil))
+        self.now = now
     }
 
     public func start(sink: any ClusterEventSink) async throws {
@@ -70,6 +74,16 @@ public final class InProcessBus: ClusterBus {
 
     public func loggedInCount() async throws(ClusterError) -> Int {
         state.withLock { $0.cluster.loggedInCount }
+    }
+
+    public func isLockedOut(nameKey: String) async throws(ClusterError) -> Bool {
+        let now = now()
+        return state.withLock { $0.cluster.passwords.isLockedOut(nameKey, at: now) }
+    }
+
+    public func recordWrongPassword(nameKey: String) async throws(ClusterError) -> Bool {
+        let now = now()
+        return state.withLock { $0.cluster.passwords.recordWrongPassword(nameKey, at: now) }
     }
 
     /// Applies one operation and delivers the events it caused, under the lock.

@@ -13,6 +13,7 @@ import Testing
         (.nameInUse, "Name is already in use"),
         (.alreadyLoggedIn, "Already logged in"),
         (.incorrectPassword, "Incorrect password"),
+        (.tooManyAttempts, "Too many attempts"),
         (.clusterUnavailable, "Cluster unavailable"),
         (.roomExists, "Room already exists"),
         (.roomNameRequired, "Room name is required"),
@@ -42,19 +43,19 @@ import Testing
         #expect(Reason(rawValue: entry.1) == entry.0)
     }
 
-    /// The table holds 28 distinct reasons with 28 distinct strings. The exhaustive switch
+    /// The table holds 29 distinct reasons with 29 distinct strings. The exhaustive switch
     /// stops compiling when a case is added to `Reason`: the reminder to add it to `table`
     /// and to raise the count.
     @Test func tableListsEveryReasonOnce() {
         func caseCount(_ reason: Reason) -> Int {
             switch reason {
             case .serverFull, .nameRequired, .nameTooLong, .nameInvalid, .nameInUse, .alreadyLoggedIn,
-                 .incorrectPassword, .clusterUnavailable, .roomExists, .roomNameRequired, .roomNameTooLong,
+                 .incorrectPassword, .tooManyAttempts, .clusterUnavailable, .roomExists, .roomNameRequired, .roomNameTooLong,
                  .roomNameInvalid, .tooManyRooms, .notLoggedIn, .roomDoesNotExist, .roomFull, .alreadyInRoom,
                  .notInRoom, .messageTooLong, .flooding, .userNotFound, .malformedMessage, .messageTooLarge,
                  .unknownAction, .idleTimeout, .serverShuttingDown, .descriptionTooLong,
                  .tooManyRecipients:
-                return 28
+                return 29
             }
         }
         #expect(Set(Self.table.map(\.0)).count == caseCount(.flooding))
@@ -65,7 +66,7 @@ import Testing
     @Test("every protocol reason exists", arguments: [
         "Server is full", "Malformed message", "Message too large", "Unknown action",
         "Name is required", "Name is too long", "Name contains invalid characters", "Name is already in use",
-        "Already logged in", "Incorrect password", "Cluster unavailable",
+        "Already logged in", "Incorrect password", "Too many attempts", "Cluster unavailable",
         "Room already exists", "Room name is required", "Room name is too long",
         "Room name contains invalid characters", "Too many rooms", "Not logged in",
         "Room does not exist", "Room is full", "Already in room", "Not in a room",

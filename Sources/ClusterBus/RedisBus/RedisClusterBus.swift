@@ -103,8 +103,10 @@ public final class RedisClusterBus: ClusterBus {
     private func beat() async {
         guard let link = try? link else { return }
         do {
-            async let registered = scripts.run(.heartbeat, [nodeID.rawValue, "\(Self.heartbeatTTL.nanoseconds / 1_000_000)"], on: link)
-            async let reaped = scripts.run(.reapDead, [nodeID.rawValue], on: link)
+            async let registered = logged(.heartbeat) {
+                try await scripts.run(.heartbeat, [nodeID.rawValue, "\(Self.heartbeatTTL.nanoseconds / 1_000_000)"], on: link)
+            }
+            async let reaped = logged(.reapDead) { try await scripts.run(.reapDead, [nodeID.rawValue], on: link) }
             if try await registered.int == 1 {
                 logger.warning("Redis had lost this node's registration: restoring its sessions")
                 try await recover()
@@ -125,11 +127,14 @@ public final class RedisClusterBus: ClusterBus {
     func recover() async throws {
         let link = try link
         try await scripts.load(on: link)
+        let run = { (script: RedisScriptRunner.Script, args: [String]) async throws -> RESPValue in
+            try await self.logged(script) { try await self.scripts.run(script, args, on: link) }
+        }
         // Same epoch: Redis kept its state and this node was reaped (everybody saw its users
         // leave): announce them again. New epoch: Redis lost everything, nobody saw anything
         // leave: put things back quietly, then have clients refresh their room lists.
         let candidate = String(UInt64.random(in: .min ... .max), radix: 36)
-        guard let epoch = try await scripts.run(.epoch, [candidate], on: link).string else {
+        guard let epoch = try await run(.epoch, [candidate, RedisKeys.layout]).string else {
             throw RedisCommandError(message: "no epoch")
         }
         let previous = knownEpoch.withLock { known in
@@ -138,16 +143,16 @@ public final class RedisClusterBus: ClusterBus {
         }
         let redisLostState = previous != nil && previous != epoch
         let announce = redisLostState ? "0" : "1"
-        _ = try await scripts.run(.heartbeat, [nodeID.rawValue, "\(Self.heartbeatTTL.nanoseconds / 1_000_000)"], on: link)
+        _ = try await run(.heartbeat, [nodeID.rawValue, "\(Self.heartbeatTTL.nanoseconds / 1_000_000)"])
         for (room, options) in rules.permanentRooms {
-            _ = try await scripts.run(.ensurePermanentRoom, [room.zone, room.name, options.password ?? "",
-                                                              options.hidden ? "1" : "0", options.updatable ? "1" : "0",
-                                                              "\(options.capacity ?? -1)", options.description, announce], on: link)
+            _ = try await run(.ensurePermanentRoom, [room.zone, room.name, options.password ?? "",
+                                                     options.hidden ? "1" : "0", options.updatable ? "1" : "0",
+                                                     "\(options.capacity ?? -1)", options.description, announce])
         }
         let sessions = local.withLock { $0.sessions }
-        let registered = try await link.send(["SMEMBERS", "\(keys.prefix)node:\(nodeID.rawValue):sessions"]).get()
+        let registered = try await link.send(["SMEMBERS", keys.nodeSessions(nodeID)]).get()
         for stale in (registered.array ?? []).compactMap(\.string) where !sessions.keys.contains(where: { $0.description == stale }) {
-            _ = try await scripts.run(.logout, [stale], on: link)
+            _ = try await run(.logout, [stale])
         }
         // Pipelined: every restore is sent before the first reply is awaited.
         let restores = sessions.map { id, session in
@@ -161,7 +166,7 @@ public final class RedisClusterBus: ClusterBus {
         var evicted: [ClusterEvent] = []
         var restored = 0
         for (id, reply) in restores {
-            switch try await reply.get().string {
+            switch try await logged(.restore, { try await reply.get() }).string {
             case "restored": restored += 1
             case "conflict":
                 logger.notice("session \(id) lost its name to another node during the outage; ending it")
@@ -207,7 +212,7 @@ public final class RedisClusterBus: ClusterBus {
                                           request.create != nil ? (options.password ?? "") : (request.password ?? ""),
                                           request.create != nil ? "1" : "0", options.hidden ? "1" : "0",
                                           options.updatable ? "1" : "0", "\(options.capacity ?? -1)", options.description,
-                                          "\(rules.maxRooms ?? -1)"])
+                                          "\(rules.maxRooms ?? -1)", "\(rules.maxRoomsPerZone ?? -1)"])
         } catch {
             unsubscribe(from: request.room)
             throw error
@@ -278,9 +283,12 @@ public final class RedisClusterBus: ClusterBus {
     }
 
     public func sendPrivate(to nameKeys: [String], message: ByteBuffer) async throws(ClusterError) -> [Int] {
+        let link = try readyLink
         let reply: RESPValue
         do {
-            reply = try await scripts.start(.sendPrivate, [message] + nameKeys.map { ByteBuffer(string: $0) }, on: try readyLink).get()
+            reply = try await logged(.sendPrivate) {
+                try await scripts.start(.sendPrivate, [message] + nameKeys.map { ByteBuffer(string: $0) }, on: link).get()
+            }
         } catch {
             throw .unavailable
         }
@@ -295,11 +303,24 @@ public final class RedisClusterBus: ClusterBus {
     public func loggedInCount() async throws(ClusterError) -> Int {
         let link = try readyLink
         do {
-            guard let count = try await link.send(["HLEN", "\(keys.prefix)names"]).get().int else { throw ClusterError.unavailable }
+            guard let count = try await link.send(["HLEN", keys.names]).get().int else { throw ClusterError.unavailable }
             return Int(count)
         } catch {
+            if let error = error as? RedisCommandError { logger.error("HLEN of the names failed in Redis: \(error.message)") }
             throw .unavailable
         }
+    }
+
+    public func isLockedOut(nameKey: String) async throws(ClusterError) -> Bool {
+        guard let locked = try await run(.isLockedOut, [nameKey]).int else { throw .unavailable }
+        return locked == 1
+    }
+
+    public func recordWrongPassword(nameKey: String) async throws(ClusterError) -> Bool {
+        let policy = rules.passwordLockout
+        let args = [nameKey, "\(policy.failures)", "\(Self.milliseconds(policy.window))", "\(Self.milliseconds(policy.lock))"]
+        guard let locked = try await run(.recordWrongPassword, args).int else { throw .unavailable }
+        return locked == 1
     }
 
     // MARK: Subscriptions
@@ -380,10 +401,29 @@ public final class RedisClusterBus: ClusterBus {
     private func run(_ script: RedisScriptRunner.Script, _ args: [String]) async throws(ClusterError) -> RESPValue {
         let link = try readyLink
         do {
-            return try await scripts.run(script, args, on: link)
+            return try await logged(script) { try await scripts.run(script, args, on: link) }
         } catch {
             throw .unavailable
         }
+    }
+
+    /// Runs one script call; when Redis answers it with an error (a bug or foreign data, not
+    /// an outage: the caller still only sees `Cluster unavailable`), says so at error level,
+    /// with the script's name and Redis's message.
+    private func logged<T>(_ script: RedisScriptRunner.Script, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as RedisCommandError {
+            logger.error("Redis script \(script) failed: \(error.message)",
+                         metadata: ["script": "\(script)", "redis-error": "\(error.message)"])
+            throw error
+        }
+    }
+
+    /// Whole milliseconds, at least 1 (Redis TTLs).
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
 
     private static func room(fromRef ref: String) -> RoomRef? {

@@ -6,6 +6,7 @@ import Synchronization
 final class RedisScriptRunner: Sendable {
     enum Script: CaseIterable, Sendable {
         case login, join, leave, logout, sendPrivate, listing, heartbeat, reapDead, deregister, ensurePermanentRoom, restore, epoch
+        case isLockedOut, recordWrongPassword
 
         var body: String {
             switch self {
@@ -21,6 +22,8 @@ final class RedisScriptRunner: Sendable {
             case .ensurePermanentRoom: RedisScripts.ensurePermanentRoom
             case .restore: RedisScripts.restore
             case .epoch: RedisScripts.epoch
+            case .isLockedOut: RedisScripts.isLockedOut
+            case .recordWrongPassword: RedisScripts.recordWrongPassword
             }
         }
 

@@ -5,36 +5,73 @@
 ///
 /// Every script gets the key prefix as ARGV[1]. Separators inside values are 0x1F (`\31`),
 /// which the wire refuses in XML text, so no name or description can contain it.
+///
+/// Redis does not roll back a script that fails halfway: whatever it wrote before the
+/// failing command stays. So every script first checks (`need`) that each key it is going
+/// to write is absent or of the type it expects, then makes every decision that can refuse
+/// the operation, and only then writes; what it reads after its writes is for its reply.
 enum RedisScripts {
     /// Functions shared by the scripts (prepended to each).
     static let prelude = #"""
     local P = ARGV[1]
     local SEP = '\31'
+    -- Key names (docs/cluster.md, "Keys"; RedisKeys.swift): after the prefix, a fixed name
+    -- without ':', or a family tag up to the first ':' and then one supplied part, LAST.
+    local K_NAMES, K_NODES, K_SEQ, K_ROOMCOUNT, K_EPOCH = P .. 'names', P .. 'nodes', P .. 'seq', P .. 'roomcount', P .. 'epoch'
+    local function K_session(sid) return P .. 's:' .. sid end
+    local function K_nodesessions(node) return P .. 'sessions:' .. node end
+    local function K_alive(node) return P .. 'alive:' .. node end
+    local function K_room(ref) return P .. 'room:' .. ref end
+    local function K_members(ref) return P .. 'members:' .. ref end
+    local function K_zrooms(zone) return P .. 'zrooms:' .. zone end
+    local function K_zusers(zone) return P .. 'zusers:' .. zone end
+    local function K_pwfails(key) return P .. 'pwfails:' .. key end
+    local function K_pwlock(key) return P .. 'pwlock:' .. key end
+    local CH_ZONES = P .. 'ch:zones'
+    local function CH_room(ref) return P .. 'ch:room:' .. ref end
+    local function CH_node(node) return P .. 'ch:node:' .. node end
     local function split2(s)
       local i = string.find(s, SEP, 1, true)
       return string.sub(s, 1, i - 1), string.sub(s, i + 1)
     end
+    -- Fails the script with WRONGTYPE unless each key is absent or of the given type. Called
+    -- for every key a script will write, before its first write.
+    local function need(...)
+      local spec = {...}
+      for i = 1, #spec, 2 do
+        local t = redis.call('TYPE', spec[i]).ok
+        if t ~= 'none' and t ~= spec[i + 1] then
+          error({err = 'WRONGTYPE ' .. spec[i] .. ' is a ' .. t .. ', not a ' .. spec[i + 1]})
+        end
+      end
+    end
+    -- the keys leave_room writes (or reads after writing) when a session leaves `ref`
+    local function need_room(ref)
+      local zone = split2(ref)
+      need(K_room(ref), 'hash', K_members(ref), 'zset', K_zrooms(zone), 'zset', K_zusers(zone), 'string', K_ROOMCOUNT, 'string')
+    end
     local function node_alive(node)
-      return node and redis.call('EXISTS', P .. 'node:' .. node .. ':alive') == 1
+      return node and redis.call('EXISTS', K_alive(node)) == 1
     end
     -- a room as a flat list: name, users, capacity, password-protected, updatable, hidden, description
     local function room_fields(zone, name)
-      local r = redis.call('HMGET', P .. 'room:' .. zone .. SEP .. name, 'pw', 'cap', 'upd', 'hidden', 'desc')
-      local users = redis.call('ZCARD', P .. 'room:' .. zone .. SEP .. name .. ':m')
+      local ref = zone .. SEP .. name
+      local r = redis.call('HMGET', K_room(ref), 'pw', 'cap', 'upd', 'hidden', 'desc')
+      local users = redis.call('ZCARD', K_members(ref))
       return {name, users, r[2] or '-1', (r[1] and r[1] ~= '') and '1' or '0', r[3] or '1', r[4] or '0', r[5] or ''}
     end
     local function zone_users(zone)
-      return tonumber(redis.call('GET', P .. 'zone:' .. zone .. ':users') or '0')
+      return tonumber(redis.call('GET', K_zusers(zone)) or '0')
     end
     -- UpdateRoomList for the zone channel: kind, zone, zone users, then the room fields
     local function zone_event(kind, zone, fields)
       if fields[6] == '1' then return end -- hidden rooms are never listed
-      redis.call('PUBLISH', P .. 'ch:zones', kind .. zone .. SEP .. zone_users(zone) .. SEP .. table.concat(fields, SEP, 1, 7))
+      redis.call('PUBLISH', CH_ZONES, kind .. zone .. SEP .. zone_users(zone) .. SEP .. table.concat(fields, SEP, 1, 7))
     end
     -- a zone's listed rooms: zone users, then 7 fields per visible room, in creation order
     local function listing(zone)
       local out = {zone_users(zone)}
-      for _, name in ipairs(redis.call('ZRANGE', P .. 'zone:' .. zone .. ':rooms', 0, -1)) do
+      for _, name in ipairs(redis.call('ZRANGE', K_zrooms(zone), 0, -1)) do
         local f = room_fields(zone, name)
         if f[6] ~= '1' then
           for _, v in ipairs(f) do out[#out + 1] = v end
@@ -43,35 +80,35 @@ enum RedisScripts {
       return out
     end
     local function add_zone_user(zone, delta)
-      local key = P .. 'zone:' .. zone .. ':users'
+      local key = K_zusers(zone)
       if redis.call('INCRBY', key, delta) <= 0 then redis.call('DEL', key) end
     end
     -- the next sequence number, or `given` (a restored order) keeping the counter above it
     local function next_seq(given)
       local n = tonumber(given or '')
       if n and n > 0 then
-        if tonumber(redis.call('GET', P .. 'seq') or '0') < n then redis.call('SET', P .. 'seq', n) end
+        if tonumber(redis.call('GET', K_SEQ) or '0') < n then redis.call('SET', K_SEQ, n) end
         return n
       end
-      return redis.call('INCR', P .. 'seq')
+      return redis.call('INCR', K_SEQ)
     end
     local function create_room(zone, name, pw, hidden, upd, cap, desc, perm, order)
-      local rkey = P .. 'room:' .. zone .. SEP .. name
-      redis.call('HSET', rkey, 'pw', pw, 'hidden', hidden, 'upd', upd, 'cap', cap, 'desc', desc, 'perm', perm)
-      redis.call('INCR', P .. 'roomcount')
-      redis.call('ZADD', P .. 'zone:' .. zone .. ':rooms', next_seq(order), name)
+      redis.call('HSET', K_room(zone .. SEP .. name), 'pw', pw, 'hidden', hidden, 'upd', upd, 'cap', cap, 'desc', desc, 'perm', perm)
+      redis.call('INCR', K_ROOMCOUNT)
+      redis.call('ZADD', K_zrooms(zone), next_seq(order), name)
     end
     -- takes a session out of its room: UserLeft to the room, then the room list change
+    -- (the caller checked need_room(ref))
     local function leave_room(sid, ref, profile)
       local zone, name = split2(ref)
-      local rkey = P .. 'room:' .. ref
-      if redis.call('ZREM', rkey .. ':m', sid) == 0 then return end
-      redis.call('PUBLISH', P .. 'ch:room:' .. ref, 'L' .. sid .. SEP .. profile)
+      local rkey, mkey = K_room(ref), K_members(ref)
+      if redis.call('ZREM', mkey, sid) == 0 then return end
+      redis.call('PUBLISH', CH_room(ref), 'L' .. sid .. SEP .. profile)
       local f = room_fields(zone, name)
       if f[2] == 0 and redis.call('HGET', rkey, 'perm') ~= '1' then
-        redis.call('DEL', rkey, rkey .. ':m')
-        redis.call('ZREM', P .. 'zone:' .. zone .. ':rooms', name)
-        redis.call('DECR', P .. 'roomcount')
+        redis.call('DEL', rkey, mkey)
+        redis.call('ZREM', K_zrooms(zone), name)
+        redis.call('DECR', K_ROOMCOUNT)
         zone_event('D', zone, f)
       else
         zone_event('U', zone, f)
@@ -79,33 +116,39 @@ enum RedisScripts {
     end
     -- ends a session everywhere: its room, its zone count, its name, its node's set
     local function release(sid)
-      local skey = P .. 's:' .. sid
+      local skey = K_session(sid)
+      need(skey, 'hash')
       local s = redis.call('HMGET', skey, 'zone', 'room', 'profile', 'node', 'key')
       if not s[4] then return 0 end
+      need(K_zusers(s[1]), 'string', K_NAMES, 'hash', K_nodesessions(s[4]), 'set')
+      if s[2] and s[2] ~= '' then need_room(s[2]) end
       add_zone_user(s[1], -1)
       if s[2] and s[2] ~= '' then leave_room(sid, s[2], s[3]) end
-      if redis.call('HGET', P .. 'names', s[5]) == sid then redis.call('HDEL', P .. 'names', s[5]) end
-      redis.call('SREM', P .. 'node:' .. s[4] .. ':sessions', sid)
+      if redis.call('HGET', K_NAMES, s[5]) == sid then redis.call('HDEL', K_NAMES, s[5]) end
+      redis.call('SREM', K_nodesessions(s[4]), sid)
       redis.call('DEL', skey)
       return 1
     end
-    -- removes a node and every session of it
+    -- removes a node and every session of it (each session is released whole)
     local function reap(node)
+      need(K_nodesessions(node), 'set', K_NODES, 'set')
       local n = 0
-      for _, sid in ipairs(redis.call('SMEMBERS', P .. 'node:' .. node .. ':sessions')) do
+      for _, sid in ipairs(redis.call('SMEMBERS', K_nodesessions(node))) do
         n = n + release(sid)
       end
-      redis.call('DEL', P .. 'node:' .. node .. ':sessions', P .. 'node:' .. node .. ':alive')
-      redis.call('SREM', P .. 'nodes', node)
+      redis.call('DEL', K_nodesessions(node), K_alive(node))
+      redis.call('SREM', K_NODES, node)
       return n
     end
     -- the name's owner, if that owner is alive; a dead node's session is released first
+    -- (the caller checked need(K_NAMES, 'hash'))
     local function live_owner(key)
-      local owner = redis.call('HGET', P .. 'names', key)
+      local owner = redis.call('HGET', K_NAMES, key)
       if not owner then return nil end
-      if node_alive(redis.call('HGET', P .. 's:' .. owner, 'node')) then return owner end
+      need(K_session(owner), 'hash')
+      if node_alive(redis.call('HGET', K_session(owner), 'node')) then return owner end
       release(owner)
-      redis.call('HDEL', P .. 'names', key)
+      redis.call('HDEL', K_NAMES, key)
       return nil
     end
     """#
@@ -113,11 +156,13 @@ enum RedisScripts {
     /// ARGV: prefix, session, node, name key, profile, zone → {1, listing...} or {0}
     static let login = #"""
     local sid, node, key, profile, zone = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-    if redis.call('EXISTS', P .. 's:' .. sid) == 1 then return {0} end
+    local skey = K_session(sid)
+    need(skey, 'hash', K_NAMES, 'hash', K_nodesessions(node), 'set', K_zusers(zone), 'string')
+    if redis.call('EXISTS', skey) == 1 then return {0} end
     if live_owner(key) then return {0} end
-    redis.call('HSET', P .. 'names', key, sid)
-    redis.call('HSET', P .. 's:' .. sid, 'node', node, 'key', key, 'profile', profile, 'zone', zone, 'room', '')
-    redis.call('SADD', P .. 'node:' .. node .. ':sessions', sid)
+    redis.call('HSET', K_NAMES, key, sid)
+    redis.call('HSET', skey, 'node', node, 'key', key, 'profile', profile, 'zone', zone, 'room', '')
+    redis.call('SADD', K_nodesessions(node), sid)
     add_zone_user(zone, 1)
     local out = {1}
     for _, v in ipairs(listing(zone)) do out[#out + 1] = v end
@@ -125,49 +170,63 @@ enum RedisScripts {
     """#
 
     /// ARGV: prefix, session, zone, room, password, create (0/1), hidden, updatable,
-    /// capacity, description, max rooms (-1: none)
-    /// → {'E', reason} or {'OK', created, left ref, zone users, 7 room fields, member count,
-    ///    profiles..., zone changed (0/1), [listing...]}
+    /// capacity, description, max rooms (-1: none), max rooms per zone (-1: none)
+    /// → {'E', reason} or {'OK', created, left ref, zone users, 7 room fields, member order,
+    ///    room order, member count, profiles..., zone changed (0/1), [listing...]}
+    ///
+    /// Types first, then every check, then the writes: a refused or failing join writes nothing.
     static let join = #"""
-    local sid, zone, name, pw, create = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-    local skey = P .. 's:' .. sid
+    local sid, zone, name, pw, create = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6] == '1'
+    local max_rooms, max_zone_rooms = tonumber(ARGV[11]), tonumber(ARGV[12])
+    if not (max_rooms and max_zone_rooms) then return redis.error_reply('ERR join: a room limit is not a number') end
+    local skey = K_session(sid)
+    need(skey, 'hash')
     local s = redis.call('HMGET', skey, 'zone', 'room', 'profile')
     if not s[3] then return {'E', 'Not logged in'} end
+    -- A zone with SEP would make `ref` ambiguous. Zone and room names never contain it (the
+    -- wire and the name rules refuse control characters): this is belt and braces.
+    if string.find(zone, SEP, 1, true) or string.find(name, SEP, 1, true) then
+      return {'E', 'Room name contains invalid characters'}
+    end
     local ref = zone .. SEP .. name
-    local rkey = P .. 'room:' .. ref
-    if create ~= '1' and s[2] == ref then return {'E', 'Already in room'} end
-    if create == '1' then
+    local rkey, mkey = K_room(ref), K_members(ref)
+    local left = s[2] or ''
+    local changed = s[1] ~= zone
+    need(rkey, 'hash', mkey, 'zset', K_zrooms(zone), 'zset', K_zusers(zone), 'string', K_ROOMCOUNT, 'string', K_SEQ, 'string')
+    if changed then need(K_zusers(s[1]), 'string') end
+    if left ~= '' then need_room(left) end
+    if not create and left == ref then return {'E', 'Already in room'} end
+    if create then
       if redis.call('EXISTS', rkey) == 1 then return {'E', 'Room already exists'} end
-      local max = tonumber(ARGV[11])
-      if max >= 0 and tonumber(redis.call('GET', P .. 'roomcount') or '0') >= max then return {'E', 'Too many rooms'} end
-      create_room(zone, name, pw, ARGV[7], ARGV[8], ARGV[9], ARGV[10], '0')
+      if max_rooms >= 0 and tonumber(redis.call('GET', K_ROOMCOUNT) or '0') >= max_rooms then return {'E', 'Too many rooms'} end
+      if max_zone_rooms >= 0 and redis.call('ZCARD', K_zrooms(zone)) >= max_zone_rooms then return {'E', 'Too many rooms'} end
     else
       local r = redis.call('HMGET', rkey, 'pw', 'cap')
       if not r[1] then return {'E', 'Room does not exist'} end
       if r[1] ~= '' and r[1] ~= pw then return {'E', 'Incorrect password'} end
       local cap = tonumber(r[2]) or -1
-      if cap >= 0 and redis.call('ZCARD', rkey .. ':m') >= cap then return {'E', 'Room is full'} end
+      if cap >= 0 and redis.call('ZCARD', mkey) >= cap then return {'E', 'Room is full'} end
     end
-    local left = s[2] or ''
-    local changed = s[1] ~= zone
+    -- Decided: from here on only writes (and reads of what they wrote).
+    if create then create_room(zone, name, pw, ARGV[7], ARGV[8], ARGV[9], ARGV[10], '0') end
     if changed then
       add_zone_user(s[1], -1)
       add_zone_user(zone, 1)
     end
     if left ~= '' then leave_room(sid, left, s[3]) end
     redis.call('HSET', skey, 'zone', zone, 'room', ref)
-    local order = redis.call('INCR', P .. 'seq')
-    redis.call('ZADD', rkey .. ':m', order, sid)
+    local order = redis.call('INCR', K_SEQ)
+    redis.call('ZADD', mkey, order, sid)
     local f = room_fields(zone, name)
-    zone_event(create == '1' and 'C' or 'U', zone, f)
-    redis.call('PUBLISH', P .. 'ch:room:' .. ref, 'J' .. sid .. SEP .. s[3])
-    local out = {'OK', create, left, zone_users(zone)}
+    zone_event(create and 'C' or 'U', zone, f)
+    redis.call('PUBLISH', CH_room(ref), 'J' .. sid .. SEP .. s[3])
+    local out = {'OK', create and '1' or '0', left, zone_users(zone)}
     for _, v in ipairs(f) do out[#out + 1] = v end
     out[#out + 1] = order
-    out[#out + 1] = redis.call('ZSCORE', P .. 'zone:' .. zone .. ':rooms', name) or '0'
-    local members = redis.call('ZRANGE', rkey .. ':m', 0, -1)
+    out[#out + 1] = redis.call('ZSCORE', K_zrooms(zone), name) or '0'
+    local members = redis.call('ZRANGE', mkey, 0, -1)
     out[#out + 1] = #members
-    for _, m in ipairs(members) do out[#out + 1] = redis.call('HGET', P .. 's:' .. m, 'profile') or '' end
+    for _, m in ipairs(members) do out[#out + 1] = redis.call('HGET', K_session(m), 'profile') or '' end
     if changed then
       out[#out + 1] = 1
       for _, v in ipairs(listing(zone)) do out[#out + 1] = v end
@@ -180,9 +239,11 @@ enum RedisScripts {
     /// ARGV: prefix, session → 1 (left) or 0 (in no room)
     static let leave = #"""
     local sid = ARGV[2]
-    local skey = P .. 's:' .. sid
+    local skey = K_session(sid)
+    need(skey, 'hash')
     local s = redis.call('HMGET', skey, 'room', 'profile')
     if not s[1] or s[1] == '' then return 0 end
+    need_room(s[1])
     leave_room(sid, s[1], s[2])
     redis.call('HSET', skey, 'room', '')
     return 1
@@ -193,17 +254,26 @@ enum RedisScripts {
     return release(ARGV[2])
     """#
 
-    /// ARGV: prefix, payload, name keys... → the 1-based positions of unknown names
+    /// ARGV: prefix, payload, name keys... → the 1-based positions of unknown names.
+    /// Every recipient is looked up before the first message is published.
     static let sendPrivate = #"""
-    local missing = {}
+    need(K_NAMES, 'hash')
+    local missing, targets = {}, {}
     for i = 3, #ARGV do
-      local sid = redis.call('HGET', P .. 'names', ARGV[i])
-      local node = sid and redis.call('HGET', P .. 's:' .. sid, 'node')
+      local sid = redis.call('HGET', K_NAMES, ARGV[i])
+      local node = nil
+      if sid then
+        need(K_session(sid), 'hash')
+        node = redis.call('HGET', K_session(sid), 'node')
+      end
       if node then
-        redis.call('PUBLISH', P .. 'ch:node:' .. node, 'P' .. sid .. SEP .. ARGV[2])
+        targets[#targets + 1] = {node, sid}
       else
         missing[#missing + 1] = i - 2
       end
+    end
+    for _, t in ipairs(targets) do
+      redis.call('PUBLISH', CH_node(t[1]), 'P' .. t[2] .. SEP .. ARGV[2])
     end
     return missing
     """#
@@ -213,17 +283,45 @@ enum RedisScripts {
     return listing(ARGV[2])
     """#
 
+    /// ARGV: prefix, name key → 1 if its account logins are locked out, else 0
+    static let isLockedOut = #"""
+    return redis.call('EXISTS', K_pwlock(ARGV[2]))
+    """#
+
+    /// ARGV: prefix, name key, failures (< 1: lockout off), window ms, lock ms → 1 if the name
+    /// is locked out (now or already), else 0. The count expires `window` after the first
+    /// wrong password; reaching `failures` sets the lock for `lock` and clears the count; while
+    /// locked nothing changes (PasswordLockout).
+    static let recordWrongPassword = #"""
+    local key, limit, window, lock = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+    if not (limit and window and lock) or window < 1 or lock < 1 then
+      return redis.error_reply('ERR recordWrongPassword: failures, window and lock must be numbers, window and lock at least 1 ms')
+    end
+    local fkey, lkey = K_pwfails(key), K_pwlock(key)
+    need(fkey, 'string', lkey, 'string')
+    if limit < 1 then return 0 end
+    if redis.call('EXISTS', lkey) == 1 then return 1 end
+    local n = redis.call('INCR', fkey)
+    if n == 1 or redis.call('PTTL', fkey) < 0 then redis.call('PEXPIRE', fkey, window) end
+    if n < limit then return 0 end
+    redis.call('SET', lkey, '1', 'PX', lock)
+    redis.call('DEL', fkey)
+    return 1
+    """#
+
     /// ARGV: prefix, node, ttl ms → 1 if the node was not registered (new, or lost by
     /// Redis: the caller re-registers its sessions), else 0
     static let heartbeat = #"""
-    redis.call('SET', P .. 'node:' .. ARGV[2] .. ':alive', '1', 'PX', ARGV[3])
-    return redis.call('SADD', P .. 'nodes', ARGV[2])
+    need(K_NODES, 'set')
+    redis.call('SET', K_alive(ARGV[2]), '1', 'PX', ARGV[3])
+    return redis.call('SADD', K_NODES, ARGV[2])
     """#
 
     /// ARGV: prefix, this node → the nodes reaped (dead: registered, heartbeat expired)
     static let reapDead = #"""
+    need(K_NODES, 'set')
     local reaped = {}
-    for _, node in ipairs(redis.call('SMEMBERS', P .. 'nodes')) do
+    for _, node in ipairs(redis.call('SMEMBERS', K_NODES)) do
       if node ~= ARGV[2] and not node_alive(node) then
         reap(node)
         reaped[#reaped + 1] = node
@@ -241,7 +339,12 @@ enum RedisScripts {
     /// announce (1: push it as created; 0: Redis lost it, clients list it already) → 1 if created
     static let ensurePermanentRoom = #"""
     local zone, name = ARGV[2], ARGV[3]
-    local rkey = P .. 'room:' .. zone .. SEP .. name
+    if string.find(zone, SEP, 1, true) or string.find(name, SEP, 1, true) then
+      return redis.error_reply('ERR permanent room: zone and room names cannot contain 0x1F')
+    end
+    local ref = zone .. SEP .. name
+    local rkey = K_room(ref)
+    need(rkey, 'hash', K_members(ref), 'zset', K_zrooms(zone), 'zset', K_zusers(zone), 'string', K_ROOMCOUNT, 'string', K_SEQ, 'string')
     if redis.call('EXISTS', rkey) == 1 then
       redis.call('HSET', rkey, 'perm', '1')
       return 0
@@ -251,12 +354,29 @@ enum RedisScripts {
     return 1
     """#
 
-    /// ARGV: prefix, candidate → the cluster's epoch: a random value set once per Redis
-    /// lifetime. A node that sees it change knows Redis lost its state (nobody saw its
+    /// ARGV: prefix, candidate, key layout → the cluster's epoch: a random value set once per
+    /// Redis lifetime. A node that sees it change knows Redis lost its state (nobody saw its
     /// sessions leave); the same epoch means the node itself was reaped (everybody did).
+    ///
+    /// The epoch is a hash that also holds the key layout (`RedisKeys.layout`). Nodes of
+    /// another layout cannot share the Redis and prefix: a node of this layout fails here
+    /// when it finds another layout (or the string `epoch` of the first layout), and a node of
+    /// the first layout fails on this hash (its `GET epoch` answers WRONGTYPE).
     static let epoch = #"""
-    redis.call('SET', P .. 'epoch', ARGV[2], 'NX')
-    return redis.call('GET', P .. 'epoch')
+    local t = redis.call('TYPE', K_EPOCH).ok
+    local found = nil
+    if t == 'hash' then
+      found = redis.call('HGET', K_EPOCH, 'layout')
+    elseif t ~= 'none' then
+      found = '1 (a ' .. t .. ' epoch)'
+    end
+    if found and found ~= ARGV[3] then
+      return redis.error_reply('ERR Chorus key layout mismatch under prefix "' .. P .. '": Redis holds layout ' .. found ..
+        ', this node uses layout ' .. ARGV[3] .. '; nodes of different layouts cannot share a Redis and prefix')
+    end
+    redis.call('HSETNX', K_EPOCH, 'layout', ARGV[3])
+    redis.call('HSETNX', K_EPOCH, 'id', ARGV[2])
+    return redis.call('HGET', K_EPOCH, 'id')
     """#
 
     /// Puts back a live session that Redis lost (restart without persistence, or this node
@@ -267,23 +387,29 @@ enum RedisScripts {
     /// → 'present', 'restored', or 'conflict' (a live session of another node has the name)
     static let restore = #"""
     local node, sid, key, profile, zone, ref = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-    local skey = P .. 's:' .. sid
+    local skey = K_session(sid)
+    need(skey, 'hash', K_NAMES, 'hash', K_nodesessions(node), 'set', K_zusers(zone), 'string')
+    local rzone, name
+    if ref ~= '' then
+      rzone, name = split2(ref)
+      need(K_room(ref), 'hash', K_members(ref), 'zset', K_zrooms(rzone), 'zset', K_zusers(rzone), 'string',
+           K_ROOMCOUNT, 'string', K_SEQ, 'string')
+    end
     if redis.call('EXISTS', skey) == 1 then return 'present' end
     local owner = live_owner(key)
     if owner and owner ~= sid then return 'conflict' end
-    redis.call('HSET', P .. 'names', key, sid)
+    redis.call('HSET', K_NAMES, key, sid)
     redis.call('HSET', skey, 'node', node, 'key', key, 'profile', profile, 'zone', zone, 'room', ref)
-    redis.call('SADD', P .. 'node:' .. node .. ':sessions', sid)
+    redis.call('SADD', K_nodesessions(node), sid)
     add_zone_user(zone, 1)
     if ref ~= '' then
-      local rzone, name = split2(ref)
-      local rkey = P .. 'room:' .. ref
+      local rkey = K_room(ref)
       local fresh = redis.call('EXISTS', rkey) == 0
       local announce = ARGV[16] == '1'
       if fresh then create_room(rzone, name, ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[15]) end
-      redis.call('ZADD', rkey .. ':m', next_seq(ARGV[14]), sid)
+      redis.call('ZADD', K_members(ref), next_seq(ARGV[14]), sid)
       zone_event((fresh and announce) and 'C' or 'U', rzone, room_fields(rzone, name))
-      if announce then redis.call('PUBLISH', P .. 'ch:room:' .. ref, 'J' .. sid .. SEP .. profile) end
+      if announce then redis.call('PUBLISH', CH_room(ref), 'J' .. sid .. SEP .. profile) end
     end
     return 'restored'
     """#

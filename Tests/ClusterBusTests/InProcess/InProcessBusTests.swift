@@ -202,6 +202,29 @@ import Testing
         #expect(try await f.create(b, "Chat", "Two").joinedRoom?.created == true)
     }
 
+    @Test func tooManyRoomsInAZoneCountsPermanentAndHiddenRooms() async throws {
+        let f = try await BusFixture(rules: ClusterRules(permanentRooms: Self.permanentLobby.permanentRooms, maxRoomsPerZone: 2))
+        let a = try await f.loggedIn("a", session: 1)
+        let b = try await f.loggedIn("b", session: 2)
+        let c = try await f.loggedIn("c", session: 3)
+        // Chat holds the permanent Lobby: one more room fits.
+        _ = try #require(try await f.create(a, "Chat", "One", RoomOptions(hidden: true)).joinedRoom)
+        _ = f.sink.take()
+        #expect(try await f.create(b, "Chat", "Two") == .failed(.tooManyRooms))
+        #expect(try await f.create(b, "Chat", "One") == .failed(.roomExists), "an existing room is still Room already exists")
+        #expect(f.sink.take() == [])
+        // Another zone has its own count.
+        _ = try #require(try await f.create(b, "Games", "Two").joinedRoom)
+        _ = try #require(try await f.create(c, "Games", "Three").joinedRoom)
+        #expect(try await f.create(a, "Games", "Four") == .failed(.tooManyRooms))
+        #expect(try await f.bus.zoneListing("Games").rooms.map(\.name) == ["Two", "Three"])
+        // Joining existing rooms of a full zone is fine; a deleted room frees a place.
+        _ = try #require(try await f.join(a, "Chat", "Lobby").joinedRoom, "One (hidden, now empty) is deleted")
+        #expect(try await f.create(b, "Chat", "Two").joinedRoom?.created == true)
+        #expect(try await f.create(c, "Chat", "Three") == .failed(.tooManyRooms))
+        #expect(try await f.create(c, "Games", "Four").joinedRoom?.created == true, "Two of Games was deleted when b left it")
+    }
+
     // MARK: Permanent and hidden rooms
 
     @Test func permanentRoomsAreListedFromTheStart() async throws {

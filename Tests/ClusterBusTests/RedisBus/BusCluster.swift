@@ -315,12 +315,15 @@ final class BusCluster: Sendable {
 
     /// A room's member session ids in join order.
     func members(of room: RoomRef) async throws -> [String] {
-        (try await raw(["ZRANGE", "\(prefix)room:\(room.zone)\u{1F}\(room.name):m", "0", "-1"]).array ?? []).compactMap(\.string)
+        (try await raw(["ZRANGE", "\(prefix)members:\(room.zone)\u{1F}\(room.name)", "0", "-1"]).array ?? []).compactMap(\.string)
     }
 
-    /// Keys (without the prefix) that belong to `node`: `node:<id>:*` and its sessions `s:<id>/*`.
+    /// Keys (without the prefix) that belong to `node`: `alive:<id>`, `sessions:<id>` and its
+    /// sessions `s:<id>/*`.
     func keys(of node: NodeID) async throws -> [String] {
-        try await keys().filter { $0.hasPrefix("node:\(node.rawValue):") || $0.hasPrefix("s:\(node.rawValue)/") }
+        try await keys().filter {
+            $0 == "alive:\(node.rawValue)" || $0 == "sessions:\(node.rawValue)" || $0.hasPrefix("s:\(node.rawValue)/")
+        }
     }
 
     /// The `nodes` set.

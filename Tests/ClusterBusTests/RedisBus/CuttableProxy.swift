@@ -37,8 +37,8 @@ final class CuttableProxy: Sendable {
                     .flatMap { upstream in
                         proxy.track(upstream)
                         proxy.track(downstream)
-                        return upstream.pipeline.addHandler(Relay(partner: downstream)).flatMap {
-                            downstream.pipeline.addHandler(Relay(partner: upstream))
+                        return upstream.pipeline.addHandler(Relay(partner: downstream, proxy: proxy)).flatMap {
+                            downstream.pipeline.addHandler(Relay(partner: upstream, proxy: proxy))
                         }
                     }
             }
@@ -88,14 +88,21 @@ final class CuttableProxy: Sendable {
         let proxy = Mutex<CuttableProxy?>(nil)
     }
 
-    /// Writes what one side reads to the other; closes the other when one closes.
+    /// Writes what one side reads to the other; closes the other when one closes. Once the
+    /// proxy is cut, drops what it reads: the connections' closing is asynchronous, and bytes
+    /// sent after `cut()` returned must not get through meanwhile.
     private final class Relay: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
         let partner: any Channel
+        let proxy: CuttableProxy
 
-        init(partner: any Channel) { self.partner = partner }
+        init(partner: any Channel, proxy: CuttableProxy) {
+            self.partner = partner
+            self.proxy = proxy
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard !proxy.isCut else { return }
             partner.writeAndFlush(unwrapInboundIn(data), promise: nil)
         }
 

@@ -189,6 +189,55 @@ struct RedisClusterBusTests {
         }
     }
 
+    @Test func tooManyRoomsInAZoneCountsPermanentRoomsAndEveryBus() async throws {
+        var rules = Self.permanentLobby
+        rules.maxRoomsPerZone = 2
+        try await BusCluster.with(buses: 2, rules: rules) { cluster in
+            let (a, b) = (cluster[0], cluster[1])
+            let alice = try await a.loggedIn("alice")
+            let bob = try await b.loggedIn("bob")
+            let carol = try await a.loggedIn("carol")
+            try await a.joined(alice, BusTest.room("One"), create: RoomOptions(hidden: true))
+            #expect(try await b.create(bob, BusTest.room("Two")).failedReason == .tooManyRooms, "Lobby and One fill Chat")
+            #expect(try await b.create(bob, BusTest.room("One")).failedReason == .roomExists)
+            // Another zone has its own count, on every bus.
+            let games = { (name: String) in RoomRef(zone: "Games", name: name) }
+            try await b.joined(bob, games("Two"), create: RoomOptions())
+            try await a.joined(carol, games("Three"), create: RoomOptions())
+            #expect(try await a.create(alice, games("Four")).failedReason == .tooManyRooms)
+            #expect(try await cluster.members(of: BusTest.room("One")) == [alice.description], "alice stayed in One")
+            #expect(try await b.bus.zoneListing("Games").rooms.map(\.name) == ["Two", "Three"])
+            #expect(try await cluster.raw(["GET", "\(cluster.prefix)roomcount"]).string == "4")
+            // Emptying a room makes space again.
+            try await a.joined(alice, Self.lobby)
+            try await b.joined(bob, BusTest.room("Two"), create: RoomOptions())
+            #expect(try await a.create(carol, BusTest.room("Three")).failedReason == .tooManyRooms)
+            try await a.joined(carol, games("Four"), create: RoomOptions())
+        }
+    }
+
+    @Test func concurrentCreationsInOneZoneStopExactlyAtItsLimit() async throws {
+        var rules = Self.permanentLobby
+        rules.maxRoomsPerZone = 5
+        try await BusCluster.with(buses: 3, rules: rules) { cluster in
+            var sessions: [(BusNode, SessionID)] = []
+            for index in 0..<24 {
+                let bus = cluster[index % 3]
+                sessions.append((bus, try await bus.loggedIn("racer\(index)")))
+            }
+            let created = try await withThrowingTaskGroup(of: Reason?.self) { group in
+                for (index, (bus, session)) in sessions.enumerated() {
+                    group.addTask { try await bus.create(session, BusTest.room("R\(index)")).failedReason }
+                }
+                return try await group.reduce(into: [Reason?]()) { $0.append($1) }
+            }
+            #expect(created.filter { $0 == nil }.count == 4, "the Lobby and 4 of 24 fill the zone: \(created)")
+            #expect(created.compactMap { $0 }.allSatisfy { $0 == .tooManyRooms })
+            #expect(try await cluster[0].bus.zoneListing("Chat").rooms.count == 5)
+            #expect(try await cluster.raw(["ZCARD", "\(cluster.prefix)zrooms:Chat"]).int == 5)
+        }
+    }
+
     @Test func joiningAnotherRoomLeavesTheCurrentOneFirst() async throws {
         try await BusCluster.with(buses: 2, rules: Self.permanentLobby) { cluster in
             let (a, b) = (cluster[0], cluster[1])
@@ -283,7 +332,7 @@ struct RedisClusterBusTests {
             #expect(await a.sink.waitFor(line: "zone deleted Chat/Arena users=0 zoneUsers=3"), "\(a.sink.lines)")
             #expect(await c.sink.waitFor(line: "zone deleted Chat/Arena users=0 zoneUsers=3"))
             #expect(try await c.bus.zoneListing("Chat").rooms.isEmpty)
-            #expect(try await cluster.keys().filter { $0.hasPrefix("room:") }.isEmpty)
+            #expect(try await cluster.keys().filter { $0.hasPrefix("room:") || $0.hasPrefix("members:") }.isEmpty)
             #expect(try await b.join(bob, Self.arena).failedReason == .roomDoesNotExist)
         }
     }
@@ -333,8 +382,8 @@ struct RedisClusterBusTests {
             #expect(try await cluster.keys().contains { $0.hasPrefix("s:") })
             for (bus, session) in sessions { await bus.bus.logout(session: session) }
 
-            var expected = ["epoch", "nodes", "roomcount", "seq", "room:Chat\u{1F}Lobby", "zone:Chat:rooms"]
-            expected += cluster.buses.map { "node:\($0.nodeID.rawValue):alive" }
+            var expected = ["epoch", "nodes", "roomcount", "seq", "room:Chat\u{1F}Lobby", "zrooms:Chat"]
+            expected += cluster.buses.map { "alive:\($0.nodeID.rawValue)" }
             #expect(try await cluster.keys() == expected.sorted())
             #expect(try await cluster.raw(["GET", "\(cluster.prefix)roomcount"]).string == "1")
             #expect(try await cluster[1].bus.loggedInCount() == 0)

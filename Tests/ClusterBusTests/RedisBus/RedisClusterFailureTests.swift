@@ -87,7 +87,7 @@ struct RedisClusterFailureTests {
             #expect(try await !cluster.registeredNodes().contains(b.nodeID.rawValue))
             #expect(try await cluster.names() == ["alice": alice.description])
             #expect(try await cluster.members(of: Self.lobby) == [alice.description])
-            #expect(try await cluster.keys().filter { $0.hasPrefix("room:Chat\u{1F}Arena") || $0.hasPrefix("zone:Games") } == [])
+            #expect(try await cluster.keys().filter { $0.hasPrefix("room:Chat\u{1F}Arena") || $0.hasPrefix("members:Chat\u{1F}Arena") || $0.hasPrefix("zrooms:Games") || $0.hasPrefix("zusers:Games") } == [])
             #expect(try await a.bus.zoneListing("Chat") == ZoneListing(zone: "Chat", users: 1, rooms: [
                 RoomSummary(name: "Lobby", users: 1, capacity: nil, passwordProtected: false, hidden: false, updatable: true, description: ""),
             ]))
@@ -166,7 +166,7 @@ struct RedisClusterFailureTests {
             for (bus, session) in [(a, alice), (b, bob), (b, carol), (a, dave)] { await bus.bus.logout(session: session) }
             #expect(try await cluster.names().keys.sorted() == ["eve"])
             #expect(try await cluster.members(of: Self.lobby) == [])
-            #expect(try await cluster.keys().filter { $0.hasPrefix("room:Chat\u{1F}Arena") } == [])
+            #expect(try await cluster.keys().filter { $0.hasPrefix("room:Chat\u{1F}Arena") || $0.hasPrefix("members:Chat\u{1F}Arena") } == [])
         }
     }
 

@@ -363,7 +363,7 @@ struct ClusterTests {
             try await cluster.redis.restart()
             let whole = try clusterPoll {
                 try members[0].loggedInUserCount() == "6"
-                    && cluster.redisCLI(["ZCARD", "\(cluster.prefix)room:Chat\u{1F}Lobby:m"]) == ["6"]
+                    && cluster.redisCLI(["ZCARD", "\(cluster.prefix)members:Chat\u{1F}Lobby"]) == ["6"]
             }
             #expect(whole, "the sessions did not come back within 10 s")
             let late = try cluster.loggedIn(2, "late")
@@ -451,7 +451,7 @@ struct ClusterTests {
                 }
                 if !consistent, (try? carol.collect(for: 0.05)) != nil, carol.closedByPeer { consistent = true }
             }
-            let inRoom = try cluster.redisCLI(["ZCARD", "\(cluster.prefix)room:Chat\u{1F}Lobby:m"])
+            let inRoom = try cluster.redisCLI(["ZCARD", "\(cluster.prefix)members:Chat\u{1F}Lobby"])
             #expect(consistent,
                     "after node 3 came back, carol is a member of Lobby in Redis (ZCARD \(inRoom)) and connected, but alice's user list was told she left and never that she is back")
         }

@@ -119,9 +119,10 @@ final class NodeCluster: @unchecked Sendable {
         try redisCLI(["KEYS", "\(prefix)*"]).map { String($0.dropFirst(prefix.count)) }.sorted()
     }
 
-    /// The keys that belong to a node: `node:<id>:*` and its sessions' `s:<id>/*`.
+    /// The keys that belong to a node: `alive:<id>`, `sessions:<id>` and its sessions'
+    /// `s:<id>/*` (docs/cluster.md, "Keys").
     func keys(ofNode id: String) throws -> [String] {
-        try keys().filter { $0.hasPrefix("node:\(id):") || $0.hasPrefix("s:\(id)/") }
+        try keys().filter { $0 == "alive:\(id)" || $0 == "sessions:\(id)" || $0.hasPrefix("s:\(id)/") }
     }
 
     /// The name keys of the logged-in users (`HKEYS chorus:names`), sorted.
