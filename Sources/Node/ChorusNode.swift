@@ -53,7 +53,8 @@ public struct ChorusNode: Sendable {
         let permanent = Dictionary(uniqueKeysWithValues: configuration.permanentRooms.map {
             (RoomRef(zone: configuration.defaultZone, name: $0), RoomOptions(permanent: true))
         })
-        let rules = ClusterRules(permanentRooms: permanent, maxRooms: configuration.maxRooms)
+        let rules = ClusterRules(permanentRooms: permanent, maxRooms: configuration.maxRooms,
+                                 maxRoomsPerZone: configuration.maxRoomsPerZone, passwordLockout: configuration.passwordLockout)
         guard let url = configuration.redisURL else {
             logger.info("no Redis configured: running alone on the in-process bus")
             return InProcessBus(nodeID: nodeID, rules: rules)

@@ -1,4 +1,5 @@
 import ChatDomain
+import ClusterBus
 import Logging
 import NIOCore
 
@@ -18,6 +19,11 @@ public struct NodeConfiguration: Sendable {
     /// Permanent rooms of the default zone.
     public var permanentRooms: [String] = []
     public var maxRooms: Int?
+    /// Rooms per zone (permanent rooms included); nil: unlimited.
+    public var maxRoomsPerZone: Int?
+    /// Account logins of a name are refused for a while after too many wrong passwords,
+    /// cluster-wide (PROTOCOL.md section 7).
+    public var passwordLockout = PasswordLockout()
     public var maxConnections = 10_000
     /// Connections per client address; nil: unlimited. High enough for a school behind one
     /// NAT, low enough that one address cannot take a node's every slot.

@@ -379,23 +379,62 @@ final class SessionHandler: ChannelDuplexHandler {
         case .failure(let reason):
             write(.loginDenied(reason: reason.rawValue))
         case .success(let (name, profile)):
-            let request = LoginRequest(session: id, name: name, profile: profile, zone: state.defaultZone)
-            let bus = node.bus
-            perform({ () async throws(ClusterError) -> LoginOutcome in try await bus.login(request) }) { session, result in
-                switch result {
-                case .success(.accepted(let listing)):
-                    session.state.loggedIn(as: name, profile: profile)
-                    if session.ended {
-                        return // logged out right after, once this completes
+            if state.checksPasswords {
+                checkAccount(name, password: password) { $0.claim(name, profile: profile) }
+            } else {
+                claim(name, profile: profile)
+            }
+        }
+    }
+
+    /// The account check of a login (PROTOCOL.md section 7): a name locked out after too
+    /// many wrong passwords, on any node, gets `Too many attempts`; a wrong password is
+    /// counted cluster-wide and answered as the session's penalty says.
+    private func checkAccount(_ name: UserName, password: String, then accepted: @escaping (SessionHandler) -> Void) {
+        let bus = node.bus
+        let key = name.key
+        perform({ () async throws(ClusterError) -> Bool in try await bus.isLockedOut(nameKey: key) }) { session, result in
+            guard !session.ended else { return }
+            switch result {
+            case .failure:
+                session.write(.loginDenied(reason: Reason.clusterUnavailable.rawValue))
+            case .success(true):
+                session.answerWrongPassword(.loginDenied(reason: Reason.tooManyAttempts.rawValue))
+            case .success(false) where session.state.passwordMatches(name, password):
+                accepted(session)
+            case .success(false):
+                session.perform({ () async throws(ClusterError) -> Bool in try await bus.recordWrongPassword(nameKey: key) }) { session, result in
+                    let locked = (try? result.get()) ?? false
+                    if locked {
+                        session.node.logger.notice("name locked out after too many wrong passwords",
+                                                   metadata: ["session": "\(session.id)", "client": "\(session.remoteAddress)"])
                     }
-                    session.registry.enterZone(session, zone: listing.zone)
-                    session.write(.roomList(listing))
-                    session.write(.loginAccepted)
-                case .success(.nameInUse):
-                    session.write(.loginDenied(reason: Reason.nameInUse.rawValue))
-                case .failure:
-                    session.write(.loginDenied(reason: Reason.clusterUnavailable.rawValue))
+                    session.answerWrongPassword(.loginDenied(reason: Reason.incorrectPassword.rawValue))
                 }
+            }
+        }
+    }
+
+    /// Claims the validated name cluster-wide and, once accepted, sends the default zone's
+    /// room list, then `LoginResponse` (PROTOCOL.md section 3).
+    private func claim(_ name: UserName, profile: UserProfile) {
+        guard !ended else { return }
+        let request = LoginRequest(session: id, name: name, profile: profile, zone: state.defaultZone)
+        let bus = node.bus
+        perform({ () async throws(ClusterError) -> LoginOutcome in try await bus.login(request) }) { session, result in
+            switch result {
+            case .success(.accepted(let listing)):
+                session.state.loggedIn(as: name, profile: profile)
+                if session.ended {
+                    return // logged out right after, once this completes
+                }
+                session.registry.enterZone(session, zone: listing.zone)
+                session.write(.roomList(listing))
+                session.write(.loginAccepted)
+            case .success(.nameInUse):
+                session.write(.loginDenied(reason: Reason.nameInUse.rawValue))
+            case .failure:
+                session.write(.loginDenied(reason: Reason.clusterUnavailable.rawValue))
             }
         }
     }

@@ -24,6 +24,7 @@ struct ChorusNodeCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated permanent rooms of the default zone, e.g. \"Lobby,Help\" (CHORUS_ROOMS).") var rooms: String?
     @Option(help: "Accounts file: one `name:password` per line, # for comments (CHORUS_ACCOUNTS). With it, Login checks passwords. Default: any password.") var accounts: String?
     @Option(help: "Most rooms in the cluster (CHORUS_MAX_ROOMS). Default unlimited.") var maxRooms: String?
+    @Option(help: "Most rooms in one zone, permanent rooms included (CHORUS_MAX_ROOMS_PER_ZONE). Default unlimited.") var maxRoomsPerZone: String?
     @Option(help: "Longest room description, in characters (CHORUS_MAX_DESCRIPTION). Default 1024.") var maxDescription: String?
     @Option(help: "Most distinct recipients of one private message (CHORUS_MAX_PRIVATE_RECIPIENTS). Default 20.") var maxPrivateRecipients: String?
     @Option(help: "Most connections on this node (CHORUS_MAX_CONNECTIONS). Default 10000.") var maxConnections: String?
@@ -109,6 +110,7 @@ struct ChorusNodeCommand: AsyncParsableCommand {
             c.limits.accounts = try Self.readAccounts(path, maxNameLength: c.limits.maxNameLength)
         }
         c.maxRooms = try settings.int(maxRooms, "max-rooms", in: 1...Int.max)
+        c.maxRoomsPerZone = try settings.int(maxRoomsPerZone, "max-rooms-per-zone", in: 1...Int.max)
         c.limits.maxDescriptionLength = try settings.int(maxDescription, "max-description", in: 0...(1 << 20)) ?? c.limits.maxDescriptionLength
         c.limits.maxPrivateRecipients = try settings.int(maxPrivateRecipients, "max-private-recipients", in: 1...10_000) ?? c.limits.maxPrivateRecipients
         c.maxConnections = try settings.int(maxConnections, "max-connections", in: 1...10_000_000) ?? c.maxConnections

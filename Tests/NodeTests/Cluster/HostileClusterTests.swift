@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+/// Issue 8 on two real nodes sharing one redis-server: what hostile users did to the
+/// whole cluster no longer works.
+@Suite("Hostile users on a cluster", .serialized, .nodeGate)
+struct HostileClusterTests {
+    @Test("Rooms named like another room's keys (X:m, then X) break nothing, on any node")
+    func roomsNamedLikeKeysBreakNothing() async throws {
+        try await NodeCluster.with(nodes: 2) { cluster in
+            let u1 = try cluster.loggedIn(0, "u1")
+            try u1.createRoom("X:m")
+            let u2 = try cluster.loggedIn(1, "u2")
+            try u2.createRoom("X")
+            var creators = [u1, u2]
+            for (index, suffix) in [":members", ":m:m", "chorus:", "room:X"].enumerated() {
+                let creator = try cluster.loggedIn(index % 2, "c\(index)")
+                try creator.createRoom("X" + suffix)
+                creators.append(creator)
+            }
+            // Logins and listings keep working on both nodes.
+            for index in 0..<2 {
+                let late = try cluster.client(index, "late\(index)")
+                let list = try late.login("late\(index)")
+                #expect(Set(list.rooms.map(\.name)) == ["Lobby", "X:m", "X", "X:members", "X:m:m", "Xchorus:", "Xroom:X"])
+                let rooms = try late.call(Request.getRoomsInZone("Chat"), "GetRoomsInZone")
+                #expect(rooms.rooms.first { $0.name == "X:m" }?.users == 1)
+                #expect(rooms.rooms.first { $0.name == "Xroom:X" }?.users == 1)
+                try late.joinRoom("X:m")
+            }
+            // Everyone leaves (the late clients closed at the end of their loop): no ghost room stays.
+            for client in creators { client.close() }
+            let watcher = try cluster.loggedIn(0, "watcher")
+            try await waitUntil("the rooms are gone") {
+                let rooms = (try? watcher.call(Request.getRoomsInZone("Chat"), "GetRoomsInZone").rooms.map(\.name)) ?? []
+                return rooms == ["Lobby"]
+            }
+        }
+    }
+
+    @Test("Ten wrong account passwords on two nodes lock the name everywhere: Too many attempts")
+    func accountLockoutIsClusterWide() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-accounts-\(UUID().uuidString)").path
+        try "alice:secret\nbob:hunter2\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await NodeCluster.with(nodes: 2, arguments: ["--accounts", path]) { cluster in
+            // Five wrong passwords from a connection on each node (each answered at once).
+            for index in 0..<2 {
+                let guesser = try cluster.client(index, "guesser")
+                for attempt in 0..<5 {
+                    try guesser.send(Request.login("alice", password: "guess\(index)-\(attempt)"))
+                    try guesser.expect("LoginResponse", result: "Denied", reason: "Incorrect password")
+                }
+            }
+            // Now even the right password is refused, on either node; another name is not.
+            for index in 0..<2 {
+                let owner = try cluster.client(index, "owner")
+                try owner.send(Request.login("alice", password: "secret"))
+                try owner.expect("LoginResponse", result: "Denied", reason: "Too many attempts")
+                try owner.send(Request.login("bob", password: "hunter2"))
+                try owner.expect("RoomList")
+                try owner.expect("LoginResponse", result: "Accepted")
+            }
+        }
+    }
+}
