@@ -6,11 +6,19 @@ public struct UserName: Hashable, Sendable {
     public let display: String
     public let key: String
 
-    /// Validates `raw` against the rules of PROTOCOL.md section 4 (Login).
+    /// Validates `raw` against the rules of PROTOCOL.md section 4 (Login). At most `maxLength`
+    /// characters and 4 × `maxLength` Unicode scalars; the UTF-8 size is bounded first, so an
+    /// oversized name costs nothing.
     public static func validate(_ raw: String, maxLength: Int) -> Result<UserName, Reason> {
+        let (maxScalars, scalarsOverflow) = max(maxLength, 0).multipliedReportingOverflow(by: 4)
+        let maxScalarCount = scalarsOverflow ? Int.max : maxScalars
+        // A scalar is at most 4 bytes in UTF-8 (O(1) for a native string).
+        let (maxBytes, bytesOverflow) = maxScalarCount.multipliedReportingOverflow(by: 4)
+        if !bytesOverflow, raw.utf8.count > maxBytes { return .failure(.nameTooLong) }
+
         let name = raw.precomposedStringWithCanonicalMapping
         if name.allSatisfy(\.isWhitespace) { return .failure(.nameRequired) }
-        if name.count > maxLength { return .failure(.nameTooLong) }
+        if name.unicodeScalars.count > maxScalarCount || name.count > maxLength { return .failure(.nameTooLong) }
         guard name.first != " ", name.last != " ",
               name.allSatisfy(Self.isAllowed) else { return .failure(.nameInvalid) }
         return .success(UserName(display: name, key: Self.key(for: name)))
