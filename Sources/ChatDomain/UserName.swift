@@ -19,8 +19,8 @@ public struct UserName: Hashable, Sendable {
         let name = raw.precomposedStringWithCanonicalMapping
         if name.allSatisfy(\.isWhitespace) { return .failure(.nameRequired) }
         if name.unicodeScalars.count > maxScalarCount || name.count > maxLength { return .failure(.nameTooLong) }
-        guard name.first != " ", name.last != " ",
-              name.allSatisfy(Self.isAllowed) else { return .failure(.nameInvalid) }
+        guard name.first != " ", name.last != " ", name.allSatisfy(Self.isAllowed),
+              !name.unicodeScalars.contains(where: Self.isInvisible) else { return .failure(.nameInvalid) }
         return .success(UserName(display: name, key: Self.key(for: name)))
     }
 
@@ -33,8 +33,8 @@ public struct UserName: Hashable, Sendable {
 
     /// Letters, decimal digits, `_`, `-`, `.` and the plain space. A character may carry
     /// combining marks (scripts such as Devanagari build one character from several letters
-    /// and vowel signs), but never start with one; enclosing marks and variation selectors
-    /// (which make emoji such as keycaps) are refused.
+    /// and vowel signs), but never start with one; enclosing marks (which make emoji such as
+    /// keycaps) are refused.
     static func isAllowed(_ character: Character) -> Bool {
         if character == " " || character == "_" || character == "-" || character == "." { return true }
         var first = true
@@ -43,12 +43,18 @@ public struct UserName: Hashable, Sendable {
             case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .decimalNumber:
                 break
             case .nonspacingMark, .spacingMark:
-                if first || (0xFE00...0xFE0F).contains(scalar.value) || (0xE0100...0xE01EF).contains(scalar.value) { return false }
+                if first { return false }
             default:
                 return false
             }
             first = false
         }
         return !first
+    }
+
+    /// Code points that display as nothing (Unicode's Default_Ignorable_Code_Point): joiners,
+    /// the combining grapheme joiner, variation selectors, fillers such as U+3164.
+    static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.isDefaultIgnorableCodePoint
     }
 }

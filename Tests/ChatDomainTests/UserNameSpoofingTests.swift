@@ -1,10 +1,32 @@
 import ChatDomain
 import Testing
 
-/// PROTOCOL.md section 4, Login: names that cannot impersonate (issue 8). Floods of
-/// combining marks are too long.
+/// PROTOCOL.md section 4, Login: names that cannot impersonate (issue 8). Invisible code
+/// points are refused, and floods of combining marks are too long.
 @Suite struct UserNameSpoofingTests {
     let max = ChatLimits().maxNameLength
+
+    // MARK: Invisible code points are refused
+
+    @Test("default-ignorable and invisible code points are invalid", arguments: [
+        "alice\u{034F}",  // combining grapheme joiner
+        "alice\u{180B}",  // Mongolian free variation selector one
+        "alice\u{17B4}",  // Khmer vowel inherent aq
+        "alice\u{3164}", "\u{3164}alice",  // Hangul filler
+        "alice\u{115F}", "alice\u{1160}", "alice\u{FFA0}",  // other Hangul fillers
+        "al\u{200B}ice", "al\u{200C}ice", "al\u{200D}ice", "al\u{2060}ice", "alice\u{FEFF}",
+        "alice\u{FE00}", "alice\u{E0100}",  // variation selectors
+    ])
+    func invisibleCodePoints(_ raw: String) {
+        #expect(UserName.validate(raw, maxLength: max) == .failure(.nameInvalid))
+    }
+
+    @Test("names made only of fillers are invalid, not blank", arguments: [
+        "\u{3164}", "\u{3164}\u{3164}\u{3164}", "\u{115F}\u{1160}", "\u{FFA0}",
+    ])
+    func fillerOnlyNames(_ raw: String) {
+        #expect(UserName.validate(raw, maxLength: max) == .failure(.nameInvalid))
+    }
 
     // MARK: Length in scalars and bytes
 
