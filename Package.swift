@@ -21,8 +21,13 @@ let package = Package(
             name: "Wire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
-        // Users, names, rooms, zones, rules and the session state machine. Pure logic.
-        .target(name: "ChatDomain"),
+        // Users, names, rooms, zones, rules and the session state machine. Pure logic
+        // (ICU's spoof checker tells look-alike names apart).
+        .target(name: "ChatDomain", dependencies: ["CSpoofChecker"]),
+        // ICU's spoof checker (UTS #39: confusable skeletons, restriction levels) from Debian's
+        // ICU (libicu-dev to build, libicu72 at run time), behind plain C types. ICU is loaded
+        // with dlopen, not linked: see the header for why (Foundation's own ICU).
+        .target(name: "CSpoofChecker", linkerSettings: [.linkedLibrary("dl")]),
         // hiredis (Debian's libhiredis-dev) as a system library.
         .systemLibrary(
             name: "CHiredis",
@@ -74,7 +79,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WireTests", dependencies: ["Wire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
-        .testTarget(name: "ChatDomainTests", dependencies: ["ChatDomain"]),
+        .testTarget(name: "ChatDomainTests", dependencies: ["ChatDomain", "CSpoofChecker"]),
         .testTarget(name: "ClusterBusTests", dependencies: ["ClusterBus", "ChatDomain", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "NodeTests", dependencies: ["Wire", "Node", "ChatDomain", "ClusterBus", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),

@@ -78,7 +78,7 @@ wait_port() { # port, seconds
 # ---------------------------------------------------------------- install + build
 mkdir -p "$OUT" || die "cannot create $OUT"
 if [ "$SKIP_INSTALL" != 1 ]; then
-  scripts/install-deps.sh redis-server libhiredis-dev || die "installing redis-server libhiredis-dev failed"
+  scripts/install-deps.sh redis-server libhiredis-dev libicu-dev || die "installing redis-server libhiredis-dev libicu-dev failed"
 fi
 command -v redis-server >/dev/null || die "redis-server is not installed (scripts/install-deps.sh redis-server)"
 if [ "$SKIP_BUILD" != 1 ]; then

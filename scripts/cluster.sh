@@ -75,7 +75,7 @@ binary=${CHORUS_NODE_BINARY:-}
 if [ -z "$binary" ]; then
   binary="$repo/.build/release/chorus-node"
   if [ ! -x "$binary" ]; then
-    "$repo/scripts/install-deps.sh" libhiredis-dev || die "cannot install libhiredis-dev"
+    "$repo/scripts/install-deps.sh" libhiredis-dev libicu-dev || die "cannot install libhiredis-dev and libicu-dev"
     say "building chorus-node (release) ..."
     (cd "$repo" && swift build -c release --product chorus-node) || die "swift build failed"
     binary="$(cd "$repo" && swift build -c release --show-bin-path)/chorus-node"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Chorus needs that are missing on this machine:
-#   libhiredis-dev (to build), redis-server (cluster and tests), haproxy (local cluster),
-#   docker-compose (validates deploy/docker-compose.yml in the tests).
+#   libhiredis-dev and libicu-dev (to build; libicu-dev brings libicu72, which chorus-node
+#   loads for its name checks), redis-server (cluster and tests), haproxy (local
+#   cluster), docker-compose (validates deploy/docker-compose.yml in the tests).
 # Usage: scripts/install-deps.sh [package...]   (default: all of the above)
 set -euo pipefail
 
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(libhiredis-dev redis-server haproxy docker-compose)
+[ ${#wanted[@]} -gt 0 ] || wanted=(libhiredis-dev libicu-dev redis-server haproxy docker-compose)
 
 missing=()
 for pkg in "${wanted[@]}"; do

@@ -4,6 +4,6 @@
 # e.g. scripts/start.sh --rooms "Lobby,Help" or scripts/start.sh --redis redis://127.0.0.1:6379
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-scripts/install-deps.sh libhiredis-dev
+scripts/install-deps.sh libhiredis-dev libicu-dev
 swift build -c release --product chorus-node
 exec .build/release/chorus-node "$@"

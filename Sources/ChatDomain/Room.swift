@@ -89,26 +89,30 @@ public struct ZoneChange: Hashable, Sendable {
 
 /// Room and zone name rules (PROTOCOL.md section 4, CreateRoom).
 public enum RoomRules {
-    /// Validates a room name: required, at most `maxLength` characters, no control
-    /// characters, no leading or trailing space. Returns the NFC form.
+    /// Validates a room name: required, at most `maxLength` characters, no control or format
+    /// characters (bidirectional overrides, zero-width spaces and joiners), no leading or
+    /// trailing space. Returns the NFC form.
     public static func validateRoomName(_ raw: String, maxLength: Int) -> Result<String, Reason> {
         let name = raw.precomposedStringWithCanonicalMapping
         if name.isEmpty { return .failure(.roomNameRequired) }
         if name.count > maxLength { return .failure(.roomNameTooLong) }
-        if hasBadEdgesOrControls(name) { return .failure(.roomNameInvalid) }
+        if hasBadEdgesControlsOrFormats(name) { return .failure(.roomNameInvalid) }
         return .success(name)
     }
 
     /// Zone names follow the room name rules; nil when the name is not acceptable.
     public static func normalizedZone(_ raw: String, maxLength: Int) -> String? {
         let zone = raw.precomposedStringWithCanonicalMapping
-        guard !zone.isEmpty, zone.count <= maxLength, !hasBadEdgesOrControls(zone) else { return nil }
+        guard !zone.isEmpty, zone.count <= maxLength, !hasBadEdgesControlsOrFormats(zone) else { return nil }
         return zone
     }
 
-    static func hasBadEdgesOrControls(_ name: String) -> Bool {
+    static func hasBadEdgesControlsOrFormats(_ name: String) -> Bool {
         if let first = name.first, first.isWhitespace { return true }
         if let last = name.last, last.isWhitespace { return true }
-        return name.unicodeScalars.contains { $0.properties.generalCategory == .control }
+        return name.unicodeScalars.contains {
+            let category = $0.properties.generalCategory
+            return category == .control || category == .format
+        }
     }
 }

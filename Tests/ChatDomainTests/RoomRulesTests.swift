@@ -34,6 +34,25 @@ import Testing
         #expect(RoomRules.validateRoomName(raw, maxLength: max) == .failure(.roomNameInvalid))
     }
 
+    @Test("format characters are invalid", arguments: [
+        "Lobby\u{202E}", "\u{202E}ybboL", "Lob\u{202D}by", "Lob\u{200B}by", "Lob\u{200C}by", "a\u{200D}b",
+        "\u{FEFF}Lobby", "Lobby\u{2066}x\u{2069}", "Lob\u{AD}by", "Lobby\u{200E}", "\u{E0041}Lobby",
+        // Format characters also glue emoji together: a family emoji is refused (its ZWJ).
+        "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} Family",
+    ])
+    func formatCharacters(_ raw: String) {
+        #expect(RoomRules.validateRoomName(raw, maxLength: max) == .failure(.roomNameInvalid))
+        #expect(RoomRules.normalizedZone(raw, maxLength: max) == nil)
+    }
+
+    @Test func roomNamesKeepTheirLookAlikes() throws {
+        // No skeleton for rooms: a Cyrillic о makes another room, as a capital letter does.
+        let latin = try RoomRules.validateRoomName("Lobby", maxLength: max).get()
+        let cyrillic = try RoomRules.validateRoomName("L\u{043E}bby", maxLength: max).get()
+        #expect(latin != cyrillic)
+        #expect(RoomRef(zone: "Chat", name: latin) != RoomRef(zone: "Chat", name: cyrillic))
+    }
+
     @Test("anything else is a room name", arguments: [
         "Lobby", "The Lobby", "Salle d'attente", "<b>Chat</b> & co", "\u{1F389} Party", "Room #1!",
         "\u{5927}\u{5385}", "a  b",

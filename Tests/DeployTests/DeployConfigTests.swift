@@ -123,16 +123,17 @@ struct DeployConfigTests {
         #expect(froms.last == "FROM ${RUNTIME_IMAGE}")
         let joined = lines.joined(separator: "\n")
         #expect(joined.contains("swift build -c release --product chorus-node --static-swift-stdlib"))
-        #expect(joined.contains("libhiredis-dev"))
+        #expect(joined.contains("libhiredis-dev libicu-dev"))
         #expect(joined.contains("libhiredis0.14"))
         #expect(lines.contains("USER chorus:chorus"))
         #expect(lines.contains("EXPOSE 9875"))
         #expect(lines.contains { $0.hasPrefix("HEALTHCHECK ") && $0.hasSuffix("CMD [\"chorus-healthcheck\"]") })
         #expect(lines.last == "ENTRYPOINT [\"chorus-node\"]")
         // The runtime stage installs nothing beyond what the binary links (see ldd in the
-        // report) and the health check needs (bash, already in the image).
+        // report), the ICU it loads with dlopen (CSpoofChecker) and what the health check
+        // needs (bash, already in the image).
         let runtime = joined.components(separatedBy: "FROM ${RUNTIME_IMAGE}").last ?? ""
-        #expect(runtime.contains("install -y --no-install-recommends libhiredis0.14 libstdc++6 \\"))
+        #expect(runtime.contains("install -y --no-install-recommends libhiredis0.14 libicu72 libstdc++6 \\"))
 
         // The build context (.dockerignore is an allow-list) holds everything COPY takes.
         let ignore = try String(contentsOf: repositoryRoot.appendingPathComponent(".dockerignore"), encoding: .utf8)
