@@ -45,6 +45,9 @@ public protocol ClusterBus: AnyObject, Sendable {
     /// A zone's listed rooms and user count.
     func zoneListing(_ zone: String) async throws(ClusterError) -> ZoneListing
 
+    /// Whether a logged-in user anywhere in the cluster holds this name key.
+    func isNameTaken(nameKey: String) async throws(ClusterError) -> Bool
+
     /// The number of logged-in users, cluster-wide.
     func loggedInCount() async throws(ClusterError) -> Int
 

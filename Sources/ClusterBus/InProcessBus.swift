@@ -72,6 +72,10 @@ public final class InProcessBus: ClusterBus {
         state.withLock { $0.cluster.listing(of: zone) }
     }
 
+    public func isNameTaken(nameKey: String) async throws(ClusterError) -> Bool {
+        state.withLock { $0.cluster.session(forNameKey: nameKey) != nil }
+    }
+
     public func loggedInCount() async throws(ClusterError) -> Int {
         state.withLock { $0.cluster.loggedInCount }
     }

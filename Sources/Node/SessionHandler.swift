@@ -378,6 +378,18 @@ final class SessionHandler: ChannelDuplexHandler {
         switch state.checkLogin(name: name, password: password, variables: variables) {
         case .failure(let reason):
             write(.loginDenied(reason: reason.rawValue))
+        case .success(let (name, _)) where name.mixesScripts:
+            // A name mixing scripts never logs in; if it is a look-alike of someone online,
+            // say so (PROTOCOL.md: `аlice` with a Cyrillic а is `alice`).
+            let bus = node.bus
+            let key = name.key
+            perform({ () async throws(ClusterError) -> Bool in try await bus.isNameTaken(nameKey: key) }) { session, result in
+                switch result {
+                case .success(true): session.write(.loginDenied(reason: Reason.nameInUse.rawValue))
+                case .success(false): session.write(.loginDenied(reason: Reason.nameInvalid.rawValue))
+                case .failure: session.write(.loginDenied(reason: Reason.clusterUnavailable.rawValue))
+                }
+            }
         case .success(let (name, profile)):
             if state.checksPasswords {
                 checkAccount(name, password: password) { $0.claim(name, profile: profile) }

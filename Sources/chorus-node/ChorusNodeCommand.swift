@@ -48,6 +48,10 @@ struct ChorusNodeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("chorus-node: \(error.message)\n".utf8))
             throw ExitCode(2)
         }
+        if let failure = UserName.lookAlikeCheckFailure {
+            FileHandle.standardError.write(Data("chorus-node: cannot check names for look-alikes: \(failure). Install ICU (Debian: apt-get install libicu72).\n".utf8))
+            throw ExitCode(2)
+        }
         var logger = Logger(label: "chorus")
         logger.logLevel = configuration.logLevel
         Self.unblockShutdownSignals()
@@ -65,8 +69,9 @@ struct ChorusNodeCommand: AsyncParsableCommand {
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.trimmingCharacters(in: .whitespaces).isEmpty || line.hasPrefix("#") { continue }
             guard let colon = line.firstIndex(of: ":"),
-                  case .success(let name) = UserName.validate(String(line[..<colon]), maxLength: maxNameLength) else {
-                throw ConfigurationError("accounts file \"\(path)\", line \(index + 1): expected name:password with a valid user name")
+                  case .success(let name) = UserName.validate(String(line[..<colon]), maxLength: maxNameLength),
+                  !name.mixesScripts else {
+                throw ConfigurationError("accounts file \"\(path)\", line \(index + 1): expected name:password with a valid user name (letters of one script, digits, _ - . and inner spaces)")
             }
             accounts[name.key] = String(line[line.index(after: colon)...])
         }

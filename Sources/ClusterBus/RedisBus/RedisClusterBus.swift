@@ -300,6 +300,15 @@ public final class RedisClusterBus: ClusterBus {
         return try cursor.listing(zone: zone)
     }
 
+    public func isNameTaken(nameKey: String) async throws(ClusterError) -> Bool {
+        let link = try readyLink
+        do {
+            return try await link.send(["HEXISTS", "\(keys.prefix)names", nameKey]).get().int == 1
+        } catch {
+            throw .unavailable
+        }
+    }
+
     public func loggedInCount() async throws(ClusterError) -> Int {
         let link = try readyLink
         do {

@@ -63,4 +63,40 @@ struct HostileClusterTests {
             }
         }
     }
+
+    @Test("Look-alike names cannot log in while the real user is online on another node")
+    func lookAlikesAreRefused() async throws {
+        try await NodeCluster.with(nodes: 2) { cluster in
+            let alice = try cluster.loggedIn(0, "alice")
+            defer { withExtendedLifetime(alice) {} }
+            let lookAlikes = ["\u{0430}lice", "\u{FF41}\u{FF4C}\u{FF49}\u{FF43}\u{FF45}", "\u{1D41A}\u{1D425}\u{1D422}\u{1D41C}\u{1D41E}",
+                              "al\u{0131}ce", "ALICE", "Alice"]
+            for name in lookAlikes {
+                let mallory = try cluster.client(1, "mallory")
+                try mallory.send(Request.login(name))
+                let answer = try mallory.expect("LoginResponse", result: "Denied")
+                #expect(answer.reason == "Name is already in use", "\(name.unicodeScalars.map { String($0.value, radix: 16) }): \(answer.raw)")
+            }
+            let invisible = ["alice\u{034F}", "alice\u{180B}", "alice\u{17B4}", "ali\u{3164}ce", "\u{3164}", "\u{3164}\u{3164}"]
+            for name in invisible {
+                let mallory = try cluster.client(1, "mallory")
+                try mallory.send(Request.login(name))
+                let answer = try mallory.expect("LoginResponse", result: "Denied")
+                #expect(answer.reason == "Name contains invalid characters" || answer.reason == "Name is required",
+                        "\(name.unicodeScalars.map { String($0.value, radix: 16) }): \(answer.raw)")
+            }
+            // Mixed scripts never log in, even when nobody holds the look-alike.
+            let mallory = try cluster.client(1, "mallory")
+            try mallory.send(Request.login("b\u{03BF}b"))
+            try mallory.expect("LoginResponse", result: "Denied", reason: "Name contains invalid characters")
+            // One letter and 14,000 combining marks is not a 20-character name.
+            try mallory.send(Request.login("a" + String(repeating: "\u{0301}", count: 14_000)))
+            try mallory.expect("LoginResponse", result: "Denied", reason: "Name is too long")
+            // Real names of other scripts still work.
+            for (index, name) in ["\u{5C71}\u{7530}\u{30BF}\u{30ED}\u{30A6}", "\u{0905}\u{0928}\u{093F}\u{0932}", "Zo\u{00EB}"].enumerated() {
+                let user = try cluster.loggedIn(index % 2, name)
+                user.close()
+            }
+        }
+    }
 }
