@@ -279,6 +279,7 @@ struct FaultTests {
 
             load.startSending()
             await faultSleep(Self.warmUp)
+            let epochBefore = try cluster.redisCLI(["GET", "\(cluster.prefix)epoch"])
             await cluster.redis.stop()
             let downAt = Date()
             timeline.mark("redis-server stopped")
@@ -305,6 +306,12 @@ struct FaultTests {
             let newcomer = await load.serverLists(cluster, node: 0)
             var verdict = Verdict("Redis restarted empty", finish, serverLists: newcomer,
                                   origin: load.origin, timeline: timeline.lines)
+            let epochAfter = (try? cluster.redisCLI(["GET", "\(cluster.prefix)epoch"])) ?? []
+            var injected = Verdict.Category(key: "injected", name: "fault not injected")
+            if epochBefore.isEmpty || epochAfter == epochBefore {
+                injected.add(1, "the epoch did not change (before \(epochBefore), after \(epochAfter)): Redis did not come back empty")
+            }
+            verdict.add(injected)
             var whole = Verdict.Category(key: "restore", name: "Redis not whole again within 15 s")
             if !restored {
                 whole.add(1, "nodes \(cluster.registeredNodes().map { $0.sorted() } ?? []), members \(truth.keys.sorted().map { "\($0)=\(cluster.memberCount($0) ?? -1)/\(truth[$0] ?? 0)" })")
