@@ -28,6 +28,7 @@ public enum Reason: String, Sendable, Error, Equatable {
     case flooding = "Flooding"
     case userNotFound = "User not found"
     case tooManyRecipients = "Too many recipients"
+    case messagesLost = "Messages lost"
     // Frames
     case malformedMessage = "Malformed message"
     case messageTooLarge = "Message too large"

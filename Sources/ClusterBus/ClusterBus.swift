@@ -34,9 +34,13 @@ public protocol ClusterBus: AnyObject, Sendable {
     /// mended when the connection comes back.
     func logout(session: SessionID) async
 
-    /// Publishes an encoded public message to every member of `room`, the sender included.
-    /// Fire and forget; throws at once when the cluster is unreachable.
-    func publish(to room: RoomRef, message: ByteBuffer) throws(ClusterError)
+    /// Publishes an encoded public message from `session` to every member of `room`, the
+    /// sender included. Acknowledged, without waiting: `completion` gets nil once the
+    /// cluster took the message (every member gets it, or is told it was lost), or the
+    /// error its sender must get (the cluster is unreachable, or no longer has the session
+    /// in that room). Never silence.
+    func publish(to room: RoomRef, from session: SessionID, message: ByteBuffer,
+                 completion: @escaping @Sendable (ClusterError?) -> Void)
 
     /// Delivers an encoded private message to each named user (by `UserName.key`), wherever
     /// it is. Returns the indices of `nameKeys` that matched no logged-in user.
@@ -90,6 +94,10 @@ public enum RoomEvent: Sendable {
     case joined(SessionID, UserProfile)
     /// A member left (or its session ended).
     case left(SessionID, UserProfile)
+    /// This node missed `count` events of the room that it could not catch up on: its
+    /// members get `Error` `Messages lost` (their user lists are corrected by the events
+    /// that follow).
+    case lost(Int)
 }
 
 public struct LoginRequest: Sendable {

@@ -128,6 +128,9 @@ struct ClusterState {
 
     func session(forNameKey key: String) -> SessionID? { names[key] }
 
+    /// The room a session is in, if any.
+    func room(ofSession id: SessionID) -> RoomRef? { sessions[id]?.room }
+
     /// Every session of the cluster (for a single-process cluster: of its one node).
     var sessionIDs: [SessionID] { Array(sessions.keys) }
 

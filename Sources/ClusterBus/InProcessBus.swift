@@ -50,8 +50,14 @@ public final class InProcessBus: ClusterBus {
         mutate { cluster, events in cluster.logout(session, events: &events) }
     }
 
-    public func publish(to room: RoomRef, message: ByteBuffer) throws(ClusterError) {
-        mutate { _, events in events.append(.room(room, .message(message))) }
+    public func publish(to room: RoomRef, from session: SessionID, message: ByteBuffer,
+                        completion: @escaping @Sendable (ClusterError?) -> Void) {
+        let published = mutate { cluster, events -> Bool in
+            guard cluster.room(ofSession: session) == room else { return false }
+            events.append(.room(room, .message(message)))
+            return true
+        }
+        completion(published ? nil : .unavailable)
     }
 
     public func sendPrivate(to nameKeys: [String], message: ByteBuffer) async throws(ClusterError) -> [Int] {

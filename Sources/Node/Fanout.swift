@@ -46,6 +46,9 @@ final class Fanout: ClusterEventSink {
                 batch.append(.joined(room, id, ServerEvent.userJoined(WireUser(profile)).encoded(allocator: allocator)))
             case .room(let room, .left(let id, let profile)):
                 batch.append(.left(room, id, ServerEvent.userLeft(WireUser(profile)).encoded(allocator: allocator)))
+            case .room(let room, .lost(let count)):
+                // PROTOCOL.md, SendPublicMessage: "Nothing is lost in silence".
+                batch.append(.room(room, ServerEvent.error(.messagesLost, action: "", detail: "\(count)").encoded(allocator: allocator)))
             case .zone(let change):
                 let ref = RoomRef(zone: change.zone, name: change.room.name)
                 if change.kind == .changed {

@@ -522,11 +522,18 @@ final class SessionHandler: ChannelDuplexHandler {
         case .failure(let reason):
             write(.error(reason, action: action))
         case .success(let room):
+            guard let context else { return }
             let bytes = ServerEvent.publicMessage(text: text, sender: state.profile?.name ?? "", variables: variables).encoded()
-            do throws(ClusterError) {
-                try node.bus.publish(to: room, message: bytes)
-            } catch {
-                write(.error(.clusterUnavailable, action: action))
+            // Acknowledged without holding later requests: only a refusal comes back here.
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let loop = context.eventLoop
+            node.bus.publish(to: room, from: id, message: bytes) { error in
+                guard error != nil else { return }
+                loop.execute {
+                    let session = bound.value
+                    session.write(.error(.clusterUnavailable, action: action))
+                    session.flushIfNeeded()
+                }
             }
         }
     }

@@ -35,6 +35,7 @@ import Testing
         (.serverShuttingDown, "Server shutting down"),
         (.descriptionTooLong, "Description is too long"),
         (.tooManyRecipients, "Too many recipients"),
+        (.messagesLost, "Messages lost"),
     ]
 
     @Test("raw value is the protocol string", arguments: table)
@@ -43,7 +44,7 @@ import Testing
         #expect(Reason(rawValue: entry.1) == entry.0)
     }
 
-    /// The table holds 29 distinct reasons with 29 distinct strings. The exhaustive switch
+    /// The table holds 30 distinct reasons with 30 distinct strings. The exhaustive switch
     /// stops compiling when a case is added to `Reason`: the reminder to add it to `table`
     /// and to raise the count.
     @Test func tableListsEveryReasonOnce() {
@@ -54,8 +55,8 @@ import Testing
                  .roomNameInvalid, .tooManyRooms, .notLoggedIn, .roomDoesNotExist, .roomFull, .alreadyInRoom,
                  .notInRoom, .messageTooLong, .flooding, .userNotFound, .malformedMessage, .messageTooLarge,
                  .unknownAction, .idleTimeout, .serverShuttingDown, .descriptionTooLong,
-                 .tooManyRecipients:
-                return 29
+                 .tooManyRecipients, .messagesLost:
+                return 30
             }
         }
         #expect(Set(Self.table.map(\.0)).count == caseCount(.flooding))
@@ -70,7 +71,7 @@ import Testing
         "Room already exists", "Room name is required", "Room name is too long",
         "Room name contains invalid characters", "Too many rooms", "Not logged in",
         "Room does not exist", "Room is full", "Already in room", "Not in a room",
-        "Message is too long", "Flooding", "User not found", "Description is too long", "Too many recipients",
+        "Message is too long", "Flooding", "User not found", "Description is too long", "Too many recipients", "Messages lost",
     ])
     func protocolReasonExists(_ text: String) throws {
         let reason = try #require(Reason(rawValue: text))

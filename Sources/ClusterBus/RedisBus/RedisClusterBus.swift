@@ -24,12 +24,19 @@ public final class RedisClusterBus: ClusterBus {
     private let local = Mutex(LocalState())
     private let sinkBox = Mutex<(any ClusterEventSink)?>(nil)
     private let linkBox = Mutex<RedisLink?>(nil)
-    private let heartbeat = Mutex<RepeatedTask?>(nil)
+    private let heartbeat = Mutex<[RepeatedTask]>([])
+    /// No reaping before this (just reconnected: the evidence may be stale).
+    private let reapAllowedAfter = Mutex<NIODeadline>(.distantPast)
     /// The Redis epoch this node last registered in (see `RedisScripts.epoch`).
     private let knownEpoch = Mutex<String?>(nil)
 
     /// How long a node counts as alive after its last heartbeat; heartbeats go every third of it.
     static let heartbeatTTL: TimeAmount = .seconds(6)
+    static let heartbeatInterval: TimeAmount = .seconds(2)
+    /// Reapers run often: a node whose every Redis connection vanished (its process died)
+    /// is reaped once its channel has had no subscriber for `noSubscriberGrace`.
+    static let reapInterval: TimeAmount = .milliseconds(500)
+    static let noSubscriberGrace: TimeAmount = .milliseconds(750)
 
     public init(nodeID: NodeID, url: String, prefix: String, rules: ClusterRules,
                 eventLoop: any EventLoop, logger: Logger) throws {
@@ -75,17 +82,26 @@ public final class RedisClusterBus: ClusterBus {
         try await link.subscribe([keys.zonesChannel, keys.nodeChannel(nodeID)]).get()
         try await recover()
         let loop = eventLoop
-        let task = loop.scheduleRepeatedAsyncTask(initialDelay: .seconds(2), delay: .seconds(2)) { [weak self] _ in
+        let beating = loop.scheduleRepeatedAsyncTask(initialDelay: Self.heartbeatInterval, delay: Self.heartbeatInterval) { [weak self] _ in
             let promise = loop.makePromise(of: Void.self)
             let bus = self
             promise.completeWithTask { await bus?.beat() }
             return promise.futureResult
         }
-        heartbeat.withLock { $0 = task }
+        let reaping = loop.scheduleRepeatedAsyncTask(initialDelay: Self.reapInterval, delay: Self.reapInterval) { [weak self] _ in
+            let promise = loop.makePromise(of: Void.self)
+            let bus = self
+            promise.completeWithTask { await bus?.reap() }
+            return promise.futureResult
+        }
+        heartbeat.withLock { $0 = [beating, reaping] }
     }
 
     public func shutdown() async {
-        heartbeat.withLock { $0?.cancel(); $0 = nil }
+        heartbeat.withLock { tasks in
+            for task in tasks { task.cancel() }
+            tasks = []
+        }
         if let link = linkBox.withLock({ $0 }) {
             do {
                 let removed = try await scripts.run(.deregister, [nodeID.rawValue], on: link)
@@ -106,16 +122,28 @@ public final class RedisClusterBus: ClusterBus {
             async let registered = logged(.heartbeat) {
                 try await scripts.run(.heartbeat, [nodeID.rawValue, "\(Self.heartbeatTTL.nanoseconds / 1_000_000)"], on: link)
             }
-            async let reaped = logged(.reapDead) { try await scripts.run(.reapDead, [nodeID.rawValue], on: link) }
             if try await registered.int == 1 {
                 logger.warning("Redis had lost this node's registration: restoring its sessions")
                 try await recover()
             }
-            if let nodes = try await reaped.array, !nodes.isEmpty {
+        } catch {
+            logger.debug("heartbeat failed: \(error)")
+        }
+    }
+
+    /// Reaps dead nodes (see `RedisScripts.reapDead`), unless this node just reconnected.
+    private func reap() async {
+        guard let link = try? readyLink, NIODeadline.now() >= reapAllowedAfter.withLock({ $0 }) else { return }
+        do {
+            let reaped = try await logged(.reapDead) {
+                try await scripts.run(.reapDead, [nodeID.rawValue, "\(Self.heartbeatTTL.nanoseconds / 1_000_000)",
+                                                  "\(Self.noSubscriberGrace.nanoseconds / 1_000_000)"], on: link)
+            }
+            if let nodes = reaped.array, !nodes.isEmpty {
                 logger.notice("reaped dead nodes: \(nodes.compactMap(\.string).joined(separator: ", "))")
             }
         } catch {
-            logger.debug("heartbeat failed: \(error)")
+            logger.debug("reaping failed: \(error)")
         }
     }
 
@@ -176,6 +204,18 @@ public final class RedisClusterBus: ClusterBus {
         }
         if restored > 0 { logger.notice("restored \(restored) sessions in Redis") }
         if !evicted.isEmpty { deliver(evicted) }
+        reapAllowedAfter.withLock { $0 = .now() + Self.heartbeatTTL }
+        if redisLostState {
+            // Room numbers start afresh; members who left during the outage were never seen
+            // leaving: once every node had time to restore, user lists are checked too.
+            local.withLock { state in
+                for room in state.rooms.keys { state.rooms[room]?.tracker.forgetNumbers() }
+            }
+            eventLoop.scheduleTask(in: Self.resyncDelays.last!) { [weak self] in self?.catchUpAll(members: true) }
+        } else {
+            // Events published while the subscriber was away reveal no gap by themselves.
+            catchUpAll(members: false)
+        }
         if redisLostState {
             // Rooms nobody restores (their members left during the outage) vanished without a
             // DeleteRoom; once every node had time to restore, clients get fresh room lists.
@@ -205,6 +245,12 @@ public final class RedisClusterBus: ClusterBus {
 
     public func join(_ request: JoinRequest) async throws(ClusterError) -> JoinOutcome {
         try await subscribe(to: request.room)
+        // The leave of the current room that this join causes is this node's own doing.
+        local.withLock { state in
+            let current = state.sessions[request.session]?.room
+            state.sessions[request.session]?.departing = current
+        }
+        defer { local.withLock { $0.sessions[request.session]?.departing = nil } }
         let options = request.create ?? RoomOptions()
         let reply: RESPValue
         do {
@@ -229,9 +275,15 @@ public final class RedisClusterBus: ClusterBus {
         let summary = try cursor.room()
         let memberOrder = try cursor.int()
         let roomOrder = try cursor.int()
-        var members: [UserProfile] = []
+        let incarnation = try cursor.int()
+        let sequence = try cursor.int()
+        var members: [(id: SessionID, profile: UserProfile)] = []
         for _ in 0..<max(0, try cursor.int()) {
-            if let profile = UserProfile(serialized: try cursor.string()) { members.append(profile) }
+            let id = try cursor.string()
+            let serialized = try cursor.string()
+            if let id = SessionID(parsing: Substring(id)), let profile = UserProfile(serialized: serialized) {
+                members.append((id, profile))
+            }
         }
         let newZone = try cursor.int() == 1 ? try cursor.listing(zone: request.room.zone) : nil
         let left = Self.room(fromRef: leftRef)
@@ -239,6 +291,7 @@ public final class RedisClusterBus: ClusterBus {
                                       hidden: summary.hidden, updatable: summary.updatable, capacity: summary.capacity,
                                       description: summary.description, permanent: rules.permanentRooms[request.room] != nil)
         local.withLock {
+            $0.rooms[request.room]?.tracker.seed(incarnation: UInt64(incarnation), sequence: UInt64(sequence), members: members)
             $0.sessions[request.session]?.room = request.room
             $0.sessions[request.session]?.zone = request.room.zone
             $0.sessions[request.session]?.roomOptions = roomOptions
@@ -246,12 +299,17 @@ public final class RedisClusterBus: ClusterBus {
             $0.sessions[request.session]?.roomOrder = roomOrder
         }
         if let left { unsubscribe(from: left) }
-        return .joined(JoinedRoom(room: request.room, summary: summary, members: members, created: created,
+        return .joined(JoinedRoom(room: request.room, summary: summary, members: members.map(\.profile), created: created,
                                   left: left, newZone: newZone, zoneUsers: zoneUsers))
     }
 
     public func leave(session: SessionID) async throws(ClusterError) -> Bool {
-        let room = local.withLock { $0.sessions[session]?.room }
+        let room = local.withLock { state in
+            let current = state.sessions[session]?.room
+            state.sessions[session]?.departing = current
+            return current
+        }
+        defer { local.withLock { $0.sessions[session]?.departing = nil } }
         let left = try await run(.leave, [session.description]).int == 1
         local.withLock {
             $0.sessions[session]?.room = nil
@@ -272,14 +330,20 @@ public final class RedisClusterBus: ClusterBus {
         }
     }
 
-    public func publish(to room: RoomRef, message: ByteBuffer) throws(ClusterError) {
-        let link = try readyLink
-        guard let channel = local.withLock({ $0.rooms[room]?.channel }) else { throw .unavailable }
-        var payload = ByteBuffer()
-        payload.reserveCapacity(message.readableBytes + 1)
-        payload.writeInteger(UInt8(ascii: "M"))
-        payload.writeImmutableBuffer(message)
-        _ = link.send([Self.publishCommand, channel, payload])
+    /// Runs the `publish` script (pipelined: nothing waits for its reply but `completion`),
+    /// which numbers the message in the room's stream and keeps it in the room's history.
+    public func publish(to room: RoomRef, from session: SessionID, message: ByteBuffer,
+                        completion: @escaping @Sendable (ClusterError?) -> Void) {
+        guard let link = try? readyLink, let ref = local.withLock({ $0.rooms[room]?.ref }) else {
+            completion(.unavailable)
+            return
+        }
+        scripts.start(.publish, [ByteBuffer(string: session.description), ref, message], on: link).whenComplete { result in
+            switch result {
+            case .success(let reply) where reply.int == 1: completion(nil)
+            default: completion(.unavailable)
+            }
+        }
     }
 
     public func sendPrivate(to nameKeys: [String], message: ByteBuffer) async throws(ClusterError) -> [Int] {
@@ -343,7 +407,7 @@ public final class RedisClusterBus: ClusterBus {
         let link = try readyLink
         let channel = keys.roomChannel(room)
         let confirmed: EventLoopFuture<Void> = local.withLock { state in
-            var interest = state.rooms[room] ?? RoomInterest(channel: channel)
+            var interest = state.rooms[room] ?? RoomInterest(channel: channel, ref: ByteBuffer(string: RedisKeys.roomRef(room)))
             interest.count += 1
             let confirmed = interest.confirmed ?? link.subscribe([channel])
             interest.confirmed = confirmed
@@ -382,21 +446,101 @@ public final class RedisClusterBus: ClusterBus {
     /// One read's worth of pub/sub messages, in Redis's order, as one batch of events.
     private func received(_ batch: [(channel: ByteBuffer, payload: ByteBuffer)]) {
         let zones = keys.zonesChannel
-        let rooms = local.withLock { $0.channels }
+        let node = nodeID
         var events: [ClusterEvent] = []
         events.reserveCapacity(batch.count)
+        var fetches: [(RoomRef, RoomTracker.Fetch)] = []
         var dropped = 0
-        for (channel, payload) in batch {
-            if let room = rooms[channel] {
-                if let event = RedisEventDecoder.roomEvent(payload) { events.append(.room(room, event)) } else { dropped += 1 }
-            } else if channel == zones {
-                if let change = RedisEventDecoder.zoneChange(payload) { events.append(.zone(change)) } else { dropped += 1 }
-            } else if let event = RedisEventDecoder.nodeEvent(payload) {
-                events.append(event)
+        local.withLock { state in
+            for (channel, payload) in batch {
+                if let room = state.channels[channel] {
+                    guard let (incarnation, sequence, event) = RedisEventDecoder.sequencedRoomEvent(payload) else {
+                        dropped += 1
+                        continue
+                    }
+                    let sessions = state.sessions
+                    let step = state.rooms[room]!.tracker.receive(incarnation: incarnation, sequence: sequence, event) {
+                        Self.isOwnReap($0, in: room, node: node, sessions: sessions)
+                    }
+                    for event in step.events { events.append(.room(room, event)) }
+                    if let fetch = step.fetch { fetches.append((room, fetch)) }
+                } else if channel == zones {
+                    if let change = RedisEventDecoder.zoneChange(payload) { events.append(.zone(change)) } else { dropped += 1 }
+                } else if let event = RedisEventDecoder.nodeEvent(payload) {
+                    events.append(event)
+                }
             }
         }
         if dropped > 0 { logger.warning("dropped \(dropped) malformed messages from Redis") }
         if !events.isEmpty { deliver(events) }
+        for (room, fetch) in fetches { self.fetch(room, fetch) }
+    }
+
+    /// The leave of a local session that this node still has in the room, and is not
+    /// taking out of it: the node was taken for dead while alive (frozen), and others
+    /// reaped its sessions. Its own clients never saw them leave, and must not: the node
+    /// puts them back (`recover`), and the others see them join again.
+    static func isOwnReap(_ event: RoomEvent, in room: RoomRef, node: NodeID, sessions: [SessionID: LocalSession]) -> Bool {
+        guard case .left(let id, _) = event, id.node == node, let session = sessions[id] else { return false }
+        return session.room == room && session.departing != room
+    }
+
+    /// Asks the room's history for what this node missed (docs/cluster.md, "Sequenced room
+    /// streams"), then delivers it in order.
+    private func fetch(_ room: RoomRef, _ request: RoomTracker.Fetch) {
+        guard let link = try? link, let ref = local.withLock({ $0.rooms[room]?.ref }) else {
+            local.withLock { $0.rooms[room]?.tracker.fetchFailed() }
+            return
+        }
+        let args = [ref, ByteBuffer(string: "\(request.incarnation)"), ByteBuffer(string: "\(request.from)"),
+                    ByteBuffer(string: request.members ? "1" : "0")]
+        scripts.start(.fetch, args, on: link).whenComplete { [weak self] result in
+            guard let self else { return }
+            let answer: HistoryAnswer?
+            switch result {
+            case .success(let reply):
+                answer = RedisEventDecoder.historyAnswer(reply)
+                if answer == nil, reply.array?.first?.string != "G" {
+                    self.logger.warning("dropped a malformed history answer from Redis for room \(room)")
+                }
+            case .failure(let error):
+                self.logger.debug("catching up on room \(room) failed: \(error)")
+                answer = nil
+            }
+            let node = self.nodeID
+            var again: RoomTracker.Fetch?
+            var events: [ClusterEvent] = []
+            self.local.withLock { state in
+                guard state.rooms[room] != nil else { return }
+                guard let answer else {
+                    state.rooms[room]!.tracker.fetchFailed()
+                    return
+                }
+                let sessions = state.sessions
+                let step = state.rooms[room]!.tracker.caughtUp(answer, keep: { id in
+                    id.node == node && sessions[id]?.room == room
+                }, suppress: { Self.isOwnReap($0, in: room, node: node, sessions: sessions) })
+                events = step.events.map { .room(room, $0) }
+                again = step.fetch
+            }
+            if let lost = events.lazy.compactMap({ event -> Int? in
+                if case .room(_, .lost(let count)) = event { return count }
+                return nil
+            }).first {
+                self.logger.warning("room \(room): \(lost) events were no longer in Redis's history; members are told")
+            }
+            if !events.isEmpty { self.deliver(events) }
+            if let again { self.fetch(room, again) }
+        }
+    }
+
+    /// Catches up on every room this node has members in (after reconnecting), or checks
+    /// their user lists against the truth (`members`, after Redis lost its state).
+    private func catchUpAll(members: Bool) {
+        let fetches = local.withLock { state in
+            state.rooms.keys.compactMap { room in state.rooms[room]!.tracker.beginCatchUp(members: members).map { (room, $0) } }
+        }
+        for (room, fetch) in fetches { self.fetch(room, fetch) }
     }
 
     private func deliver(_ events: [ClusterEvent]) {
@@ -405,7 +549,6 @@ public final class RedisClusterBus: ClusterBus {
 
     // MARK: Helpers
 
-    private static let publishCommand = ByteBuffer(string: "PUBLISH")
 
     private func run(_ script: RedisScriptRunner.Script, _ args: [String]) async throws(ClusterError) -> RESPValue {
         let link = try readyLink
@@ -451,10 +594,17 @@ struct LocalSession: Sendable {
     /// The member's and the room's places in join and creation order, kept for restores.
     var memberOrder: Int?
     var roomOrder: Int?
+    /// The room this node is taking the session out of (a join elsewhere, a leave) while
+    /// the script runs: its leave event is the node's own doing, not a reap.
+    var departing: RoomRef?
 }
 
 struct RoomInterest: Sendable {
     var channel: ByteBuffer
+    /// `zone US room`, as the scripts take it.
+    var ref: ByteBuffer
+    /// The room's stream as this node receives it, and its members as its clients know them.
+    var tracker = RoomTracker()
     /// Local sessions in the room or joining it.
     var count = 0
     /// The SUBSCRIBE confirmation every joiner waits for.

@@ -6,7 +6,64 @@ import NIOCore
 enum RedisEventDecoder {
     private static let separator: UInt8 = 0x1F
 
-    /// A room channel message: `M<payload>`, `J<session>US<profile>` or `L<session>US<profile>`.
+    /// A room channel message: `S<incarnation>:<number>US` and the event (`roomEvent`).
+    static func sequencedRoomEvent(_ payload: ByteBuffer) -> (incarnation: UInt64, sequence: UInt64, event: RoomEvent)? {
+        let view = payload.readableBytesView
+        guard view.first == UInt8(ascii: "S"), let separator = view.firstIndex(of: Self.separator) else { return nil }
+        var incarnation: UInt64 = 0
+        var sequence: UInt64 = 0
+        var seenColon = false
+        var digits = 0
+        for byte in view[(view.startIndex + 1)..<separator] {
+            if byte == UInt8(ascii: ":"), !seenColon, digits > 0 {
+                seenColon = true
+                digits = 0
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 19 else { return nil }
+            digits += 1
+            let digit = UInt64(byte - UInt8(ascii: "0"))
+            if seenColon { sequence = sequence * 10 + digit } else { incarnation = incarnation * 10 + digit }
+        }
+        guard seenColon, digits > 0,
+              let body = payload.getSlice(at: separator + 1, length: payload.writerIndex - separator - 1),
+              let event = roomEvent(body) else { return nil }
+        return (incarnation, sequence, event)
+    }
+
+    /// The `fetch` script's answer (see `RedisScripts.fetch`); nil for a room that is gone
+    /// or an answer of the wrong shape.
+    static func historyAnswer(_ reply: RESPValue) -> HistoryAnswer? {
+        guard let values = reply.array, values.count >= 4,
+              let incarnation = values[0].int.flatMap({ UInt64(exactly: $0) }),
+              let resumeAfter = values[1].int, resumeAfter >= 0,
+              let lost = values[2].int, lost >= 0,
+              let count = values[3].int, count >= 0, values.count >= 4 + Int(count) else { return nil }
+        var events: [(sequence: UInt64, event: RoomEvent)] = []
+        for value in values[4..<(4 + Int(count))] {
+            guard let payload = value.buffer, let (eventIncarnation, sequence, event) = sequencedRoomEvent(payload),
+                  eventIncarnation == incarnation else { return nil }
+            events.append((sequence, event))
+        }
+        var index = 4 + Int(count)
+        var members: [(id: SessionID, profile: UserProfile)]?
+        if index < values.count {
+            guard let memberCount = values[index].int, memberCount >= 0, values.count == index + 1 + 2 * Int(memberCount) else { return nil }
+            index += 1
+            var list: [(id: SessionID, profile: UserProfile)] = []
+            for _ in 0..<Int(memberCount) {
+                guard let text = values[index].string, let id = SessionID(parsing: Substring(text)),
+                      let serialized = values[index + 1].string, let profile = UserProfile(serialized: serialized) else { return nil }
+                list.append((id, profile))
+                index += 2
+            }
+            members = list
+        }
+        return HistoryAnswer(incarnation: incarnation, resumeAfter: UInt64(resumeAfter), lost: Int(lost),
+                             events: events, membersBefore: members)
+    }
+
+    /// A room event: `M<payload>`, `J<session>US<profile>` or `L<session>US<profile>`.
     static func roomEvent(_ payload: ByteBuffer) -> RoomEvent? {
         var payload = payload
         guard let kind = payload.readInteger(as: UInt8.self) else { return nil }

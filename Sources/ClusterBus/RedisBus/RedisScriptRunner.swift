@@ -6,7 +6,7 @@ import Synchronization
 final class RedisScriptRunner: Sendable {
     enum Script: CaseIterable, Sendable {
         case login, join, leave, logout, sendPrivate, listing, heartbeat, reapDead, deregister, ensurePermanentRoom, restore, epoch
-        case isLockedOut, recordWrongPassword
+        case isLockedOut, recordWrongPassword, publish, fetch
 
         var body: String {
             switch self {
@@ -24,6 +24,8 @@ final class RedisScriptRunner: Sendable {
             case .epoch: RedisScripts.epoch
             case .isLockedOut: RedisScripts.isLockedOut
             case .recordWrongPassword: RedisScripts.recordWrongPassword
+            case .publish: RedisScripts.publish
+            case .fetch: RedisScripts.fetch
             }
         }
 

@@ -27,6 +27,11 @@ enum RedisScripts {
     local function K_zusers(zone) return P .. 'zusers:' .. zone end
     local function K_pwfails(key) return P .. 'pwfails:' .. key end
     local function K_pwlock(key) return P .. 'pwlock:' .. key end
+    local function K_hist(ref) return P .. 'hist:' .. ref end
+    local K_REAPER = P .. 'reaper'
+    -- A room's history (docs/cluster.md, "Sequenced room streams"): its last HIST_MAX events,
+    -- kept until the room is deleted or quiet for HIST_MS.
+    local HIST_MAX, HIST_MS = 512, 120000
     local CH_ZONES = P .. 'ch:zones'
     local function CH_room(ref) return P .. 'ch:room:' .. ref end
     local function CH_node(node) return P .. 'ch:node:' .. node end
@@ -48,7 +53,8 @@ enum RedisScripts {
     -- the keys leave_room writes (or reads after writing) when a session leaves `ref`
     local function need_room(ref)
       local zone = split2(ref)
-      need(K_room(ref), 'hash', K_members(ref), 'zset', K_zrooms(zone), 'zset', K_zusers(zone), 'string', K_ROOMCOUNT, 'string')
+      need(K_room(ref), 'hash', K_members(ref), 'zset', K_zrooms(zone), 'zset', K_zusers(zone), 'string', K_ROOMCOUNT, 'string',
+           K_hist(ref), 'list')
     end
     local function node_alive(node)
       return node and redis.call('EXISTS', K_alive(node)) == 1
@@ -92,10 +98,26 @@ enum RedisScripts {
       end
       return redis.call('INCR', K_SEQ)
     end
+    -- A room's stream: `inc` (its incarnation, unique per creation, so a room deleted and
+    -- created again is another stream) and `seq` (its last event's number).
     local function create_room(zone, name, pw, hidden, upd, cap, desc, perm, order)
-      redis.call('HSET', K_room(zone .. SEP .. name), 'pw', pw, 'hidden', hidden, 'upd', upd, 'cap', cap, 'desc', desc, 'perm', perm)
+      redis.call('HSET', K_room(zone .. SEP .. name), 'pw', pw, 'hidden', hidden, 'upd', upd, 'cap', cap, 'desc', desc, 'perm', perm,
+                 'inc', redis.call('INCR', K_SEQ), 'seq', 0)
       redis.call('INCR', K_ROOMCOUNT)
       redis.call('ZADD', K_zrooms(zone), next_seq(order), name)
+    end
+    -- publishes a room event (body: M, J or L and its data) as `S<inc>:<seq> US body`, the
+    -- room's next number, and keeps it in the room's bounded history. The room exists.
+    -- Returns the event's incarnation, number and the nodes that received it.
+    local function room_event(ref, body)
+      local rkey, hkey = K_room(ref), K_hist(ref)
+      local inc = redis.call('HGET', rkey, 'inc') or '0'
+      local seq = redis.call('HINCRBY', rkey, 'seq', 1)
+      local payload = 'S' .. inc .. ':' .. seq .. SEP .. body
+      redis.call('RPUSH', hkey, payload)
+      redis.call('LTRIM', hkey, -HIST_MAX, -1)
+      redis.call('PEXPIRE', hkey, HIST_MS)
+      return inc, seq, redis.call('PUBLISH', CH_room(ref), payload)
     end
     -- takes a session out of its room: UserLeft to the room, then the room list change
     -- (the caller checked need_room(ref))
@@ -103,10 +125,10 @@ enum RedisScripts {
       local zone, name = split2(ref)
       local rkey, mkey = K_room(ref), K_members(ref)
       if redis.call('ZREM', mkey, sid) == 0 then return end
-      redis.call('PUBLISH', CH_room(ref), 'L' .. sid .. SEP .. profile)
+      room_event(ref, 'L' .. sid .. SEP .. profile)
       local f = room_fields(zone, name)
       if f[2] == 0 and redis.call('HGET', rkey, 'perm') ~= '1' then
-        redis.call('DEL', rkey, mkey)
+        redis.call('DEL', rkey, mkey, K_hist(ref))
         redis.call('ZREM', K_zrooms(zone), name)
         redis.call('DECR', K_ROOMCOUNT)
         zone_event('D', zone, f)
@@ -172,7 +194,8 @@ enum RedisScripts {
     /// ARGV: prefix, session, zone, room, password, create (0/1), hidden, updatable,
     /// capacity, description, max rooms (-1: none), max rooms per zone (-1: none)
     /// → {'E', reason} or {'OK', created, left ref, zone users, 7 room fields, member order,
-    ///    room order, member count, profiles..., zone changed (0/1), [listing...]}
+    ///    room order, the join event's incarnation and number, member count,
+    ///    (session, profile)..., zone changed (0/1), [listing...]}
     ///
     /// Types first, then every check, then the writes: a refused or failing join writes nothing.
     static let join = #"""
@@ -192,7 +215,8 @@ enum RedisScripts {
     local rkey, mkey = K_room(ref), K_members(ref)
     local left = s[2] or ''
     local changed = s[1] ~= zone
-    need(rkey, 'hash', mkey, 'zset', K_zrooms(zone), 'zset', K_zusers(zone), 'string', K_ROOMCOUNT, 'string', K_SEQ, 'string')
+    need(rkey, 'hash', mkey, 'zset', K_zrooms(zone), 'zset', K_zusers(zone), 'string', K_ROOMCOUNT, 'string', K_SEQ, 'string',
+         K_hist(ref), 'list')
     if changed then need(K_zusers(s[1]), 'string') end
     if left ~= '' then need_room(left) end
     if not create and left == ref then return {'E', 'Already in room'} end
@@ -219,14 +243,19 @@ enum RedisScripts {
     redis.call('ZADD', mkey, order, sid)
     local f = room_fields(zone, name)
     zone_event(create and 'C' or 'U', zone, f)
-    redis.call('PUBLISH', CH_room(ref), 'J' .. sid .. SEP .. s[3])
+    local inc, seq = room_event(ref, 'J' .. sid .. SEP .. s[3])
     local out = {'OK', create and '1' or '0', left, zone_users(zone)}
     for _, v in ipairs(f) do out[#out + 1] = v end
     out[#out + 1] = order
     out[#out + 1] = redis.call('ZSCORE', K_zrooms(zone), name) or '0'
+    out[#out + 1] = inc
+    out[#out + 1] = seq
     local members = redis.call('ZRANGE', mkey, 0, -1)
     out[#out + 1] = #members
-    for _, m in ipairs(members) do out[#out + 1] = redis.call('HGET', K_session(m), 'profile') or '' end
+    for _, m in ipairs(members) do
+      out[#out + 1] = m
+      out[#out + 1] = redis.call('HGET', K_session(m), 'profile') or ''
+    end
     if changed then
       out[#out + 1] = 1
       for _, v in ipairs(listing(zone)) do out[#out + 1] = v end
@@ -254,8 +283,9 @@ enum RedisScripts {
     return release(ARGV[2])
     """#
 
-    /// ARGV: prefix, payload, name keys... → the 1-based positions of unknown names.
-    /// Every recipient is looked up before the first message is published.
+    /// ARGV: prefix, payload, name keys... → the 1-based positions of unknown names (and of
+    /// names whose node has no subscriber: it died). Every recipient is looked up before the
+    /// first message is published.
     static let sendPrivate = #"""
     need(K_NAMES, 'hash')
     local missing, targets = {}, {}
@@ -267,14 +297,16 @@ enum RedisScripts {
         node = redis.call('HGET', K_session(sid), 'node')
       end
       if node then
-        targets[#targets + 1] = {node, sid}
+        targets[#targets + 1] = {node, sid, i - 2}
       else
         missing[#missing + 1] = i - 2
       end
     end
+    -- A node without a subscriber is gone (its process died): its users are not found.
     for _, t in ipairs(targets) do
-      redis.call('PUBLISH', CH_node(t[1]), 'P' .. t[2] .. SEP .. ARGV[2])
+      if redis.call('PUBLISH', CH_node(t[1]), 'P' .. t[2] .. SEP .. ARGV[2]) == 0 then missing[#missing + 1] = t[3] end
     end
+    table.sort(missing)
     return missing
     """#
 
@@ -317,14 +349,49 @@ enum RedisScripts {
     return redis.call('SADD', K_NODES, ARGV[2])
     """#
 
-    /// ARGV: prefix, this node → the nodes reaped (dead: registered, heartbeat expired)
+    /// ARGV: prefix, this node, heartbeat TTL ms, no-subscriber grace ms → the nodes reaped.
+    ///
+    /// A node is dead when its heartbeat expired (frozen, partitioned, killed), or at once
+    /// when its node channel has had no subscriber for the grace period (every connection
+    /// of it vanished: the process died). Reapers run every half second on every node; if
+    /// none ran for STALL ms, Redis (or everyone) stalled and heartbeats may have expired
+    /// meanwhile: nobody is reaped until a whole TTL has passed since, so live nodes can
+    /// beat again first.
     static let reapDead = #"""
-    need(K_NODES, 'set')
+    local me, ttl, grace = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+    if not (ttl and grace) then return redis.error_reply('ERR reapDead: ttl and grace must be numbers') end
+    need(K_NODES, 'set', K_REAPER, 'hash')
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local last = tonumber(redis.call('HGET', K_REAPER, 'last') or '0')
+    redis.call('HSET', K_REAPER, 'last', now)
+    if last > 0 and now - last > 3000 then
+      redis.call('HSET', K_REAPER, 'quiet', now + ttl)
+      return {}
+    end
+    if now < tonumber(redis.call('HGET', K_REAPER, 'quiet') or '0') then return {} end
     local reaped = {}
     for _, node in ipairs(redis.call('SMEMBERS', K_NODES)) do
-      if node ~= ARGV[2] and not node_alive(node) then
-        reap(node)
-        reaped[#reaped + 1] = node
+      if node ~= me then
+        local dead = not node_alive(node)
+        local field = 'nosub:' .. node
+        if not dead then
+          if redis.call('PUBSUB', 'NUMSUB', CH_node(node))[2] == 0 then
+            local since = tonumber(redis.call('HGET', K_REAPER, field) or '')
+            if not since then
+              redis.call('HSET', K_REAPER, field, now)
+            elseif now - since >= grace then
+              dead = true
+            end
+          else
+            redis.call('HDEL', K_REAPER, field)
+          end
+        end
+        if dead then
+          reap(node)
+          redis.call('HDEL', K_REAPER, field)
+          reaped[#reaped + 1] = node
+        end
       end
     end
     return reaped
@@ -393,7 +460,7 @@ enum RedisScripts {
     if ref ~= '' then
       rzone, name = split2(ref)
       need(K_room(ref), 'hash', K_members(ref), 'zset', K_zrooms(rzone), 'zset', K_zusers(rzone), 'string',
-           K_ROOMCOUNT, 'string', K_SEQ, 'string')
+           K_ROOMCOUNT, 'string', K_SEQ, 'string', K_hist(ref), 'list')
     end
     if redis.call('EXISTS', skey) == 1 then return 'present' end
     local owner = live_owner(key)
@@ -409,8 +476,89 @@ enum RedisScripts {
       if fresh then create_room(rzone, name, ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[15]) end
       redis.call('ZADD', K_members(ref), next_seq(ARGV[14]), sid)
       zone_event((fresh and announce) and 'C' or 'U', rzone, room_fields(rzone, name))
-      if announce then redis.call('PUBLISH', CH_room(ref), 'J' .. sid .. SEP .. profile) end
+      if announce then room_event(ref, 'J' .. sid .. SEP .. profile) end
     end
     return 'restored'
+    """#
+
+    /// A public message. ARGV: prefix, session, room ref, the encoded frame → 1 when
+    /// published (as the room's next event), 0 when the session is not in that room in
+    /// Redis (it left, or its node was reaped: a message must never come from someone its
+    /// members no longer list). The frame passes byte for byte.
+    static let publish = #"""
+    local sid, ref = ARGV[2], ARGV[3]
+    need(K_hist(ref), 'list')
+    if redis.call('HGET', K_session(sid), 'room') ~= ref then return 0 end
+    room_event(ref, 'M' .. ARGV[4])
+    return 1
+    """#
+
+    /// A node catching up on a room. ARGV: prefix, room ref, incarnation the node knows,
+    /// first number wanted, members wanted (1/0)
+    /// → {'G'} when the room is gone, else {incarnation, resume after, lost, event count,
+    ///    payloads..., [member count, (session, profile)...]}.
+    ///
+    /// Events come from the room's history from the number wanted on (from 1 when the room
+    /// is another incarnation now); where the history no longer holds them, from its oldest
+    /// (`lost` says how many were skipped). The members are those just before the first
+    /// event returned: the members now, with the returned joins and leaves undone. They come
+    /// when asked for, when events were lost, or when the incarnation changed.
+    static let fetch = #"""
+    local ref, inc, from, want = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5] == '1'
+    if not from then return redis.error_reply('ERR fetch: the first number must be a number') end
+    local r = redis.call('HMGET', K_room(ref), 'inc', 'seq')
+    if not r[1] then return {'G'} end
+    local cur = tonumber(r[2] or '0')
+    if r[1] ~= inc then
+      from = 1
+      want = true
+    end
+    local h = K_hist(ref)
+    local oldest = cur - redis.call('LLEN', h) + 1
+    local start, lost = from, 0
+    if start < oldest then
+      if r[1] == inc then lost = oldest - start end
+      start = oldest
+      want = true
+    end
+    local items = {}
+    if start <= cur then items = redis.call('LRANGE', h, start - oldest, -1) end
+    local out = {r[1], start - 1, lost, #items}
+    for _, p in ipairs(items) do out[#out + 1] = p end
+    if want then
+      local order, profiles, listed = {}, {}, {}
+      for _, m in ipairs(redis.call('ZRANGE', K_members(ref), 0, -1)) do
+        order[#order + 1] = m
+        listed[m] = true
+        profiles[m] = redis.call('HGET', K_session(m), 'profile') or ''
+      end
+      -- undo the returned joins and leaves, newest first
+      for i = #items, 1, -1 do
+        local body = string.sub(items[i], (string.find(items[i], SEP, 1, true) or 0) + 1)
+        local kind = string.sub(body, 1, 1)
+        if kind == 'J' or kind == 'L' then
+          local sid, profile = split2(string.sub(body, 2))
+          if kind == 'J' then
+            profiles[sid] = nil
+          else
+            profiles[sid] = profile
+            if not listed[sid] then
+              order[#order + 1] = sid
+              listed[sid] = true
+            end
+          end
+        end
+      end
+      local members = {}
+      for _, m in ipairs(order) do
+        if profiles[m] then members[#members + 1] = m end
+      end
+      out[#out + 1] = #members
+      for _, m in ipairs(members) do
+        out[#out + 1] = m
+        out[#out + 1] = profiles[m]
+      end
+    end
+    return out
     """#
 }

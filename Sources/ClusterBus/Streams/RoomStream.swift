@@ -10,12 +10,10 @@
 /// - a number past the next one is a gap (a reconnection, a stall, a freeze): events that
 ///   arrive from then on are held, the missing ones are fetched from the room's history,
 ///   and delivery goes on in order once they are in. Where the history no longer holds
-///   them, the stream says how many were lost.
+///   them, it goes on from what the history still has (the caller reports the rest).
 public struct RoomStream<Event>: Sendable where Event: Sendable {
     public enum Delivery: Sendable {
         case event(UInt64, Event)
-        /// `count` events of the room can no longer be delivered.
-        case lost(count: Int)
     }
 
     /// What to do after an event arrived.
@@ -68,21 +66,18 @@ public struct RoomStream<Event>: Sendable where Event: Sendable {
         return last + 1
     }
 
-    /// The history answered: `events` are the room's events from the number asked on (in
-    /// order, possibly starting later when `lost` of them had been dropped from the
-    /// history). Returns what to deliver, and whether another gap needs a fetch.
-    public mutating func caughtUp(lost: Int, events: [(UInt64, Event)]) -> (deliveries: [Delivery], fetchFrom: UInt64?) {
+    /// The history answered: `events` are the room's events in order. When the history no
+    /// longer held some, or the room's numbering started again, `resumeAfter` is the number
+    /// the stream goes on after (what was skipped is the caller's to report). Returns what
+    /// to deliver, and where to fetch again if a gap is left.
+    public mutating func caughtUp(resumeAfter: UInt64? = nil, events: [(UInt64, Event)]) -> (deliveries: [Delivery], fetchFrom: UInt64?) {
+        if let resumeAfter { last = resumeAfter }
         var deliveries: [Delivery] = []
-        if lost > 0 {
-            deliveries.append(.lost(count: lost))
-            if let first = events.first?.0 ?? held.first?.0, let last, first > last + 1 {
-                self.last = first - 1
-            }
-        }
         let pending = held
         held = []
         fetching = false
-        for (sequence, event) in events + pending {
+        let all = events + pending
+        for (sequence, event) in all {
             guard let last else {
                 self.last = sequence
                 deliveries.append(.event(sequence, event))
@@ -97,10 +92,18 @@ public struct RoomStream<Event>: Sendable where Event: Sendable {
             // Still a gap (the history answered before newer events were published, and
             // one of those was missed too): hold the rest and fetch again.
             fetching = true
-            held = Array((events + pending).drop { $0.0 < sequence })
+            held = Array(all.drop { $0.0 < sequence })
             return (deliveries, last + 1)
         }
         return (deliveries, nil)
+    }
+
+    /// The room's stream started again (a new incarnation: the room was deleted and made
+    /// again): forget the old numbers, hold `event`, and catch up from the start.
+    public mutating func restart(holding sequence: UInt64, _ event: Event) {
+        last = nil
+        fetching = true
+        held = [(sequence, event)]
     }
 
     /// The fetch failed (the cluster is unreachable): held events are dropped; the next

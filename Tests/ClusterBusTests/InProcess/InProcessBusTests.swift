@@ -511,8 +511,11 @@ import Testing
 
     @Test func publishGoesToTheRoom() async throws {
         let f = try await BusFixture(rules: Self.permanentLobby)
-        try f.bus.publish(to: Self.lobby, message: f.buffer("<Message>hi &amp; bye</Message>"))
-        try f.bus.publish(to: Self.lobby, message: f.buffer("second"))
+        let alice = try await f.loggedIn("alice", session: 1)
+        _ = try #require(try await f.join(alice, "Chat", "Lobby").joinedRoom)
+        _ = f.sink.take()
+        try await f.bus.publishAcknowledged(to: Self.lobby, from: alice, message: f.buffer("<Message>hi &amp; bye</Message>"))
+        try await f.bus.publishAcknowledged(to: Self.lobby, from: alice, message: f.buffer("second"))
         let events = f.sink.events
         try #require(events.count == 2)
         guard case .room(let ref, .message(let bytes)) = events[0] else { Issue.record("first event: \(describe(events[0]))"); return }
@@ -526,9 +529,9 @@ import Testing
         let a = try await f.loggedIn("a", session: 1)
         let b = try await f.loggedIn("b", session: 2)
         _ = try #require(try await f.join(a, "Chat", "Lobby").joinedRoom)
-        try f.bus.publish(to: Self.lobby, message: f.buffer("one"))
+        try await f.bus.publishAcknowledged(to: Self.lobby, from: a, message: f.buffer("one"))
         _ = try #require(try await f.join(b, "Chat", "Lobby").joinedRoom)
-        try f.bus.publish(to: Self.lobby, message: f.buffer("two"))
+        try await f.bus.publishAcknowledged(to: Self.lobby, from: a, message: f.buffer("two"))
         #expect(f.sink.take().filter { $0.hasPrefix("room ") } == [
             "room Chat/Lobby joined a",
             "room Chat/Lobby message one",
@@ -569,8 +572,14 @@ import Testing
 
     @Test func nothingIsDeliveredAfterShutdown() async throws {
         let f = try await BusFixture(rules: Self.permanentLobby)
+        let alice = try await f.loggedIn("alice", session: 1)
+        _ = try #require(try await f.join(alice, "Chat", "Lobby").joinedRoom)
+        _ = f.sink.take()
         await f.bus.shutdown()
-        try f.bus.publish(to: Self.lobby, message: f.buffer("late"))
+        _ = f.sink.take()
+        await #expect(throws: ClusterError.unavailable) {
+            try await f.bus.publishAcknowledged(to: Self.lobby, from: alice, message: f.buffer("late"))
+        }
         #expect(f.sink.events.isEmpty)
     }
 
@@ -620,6 +629,8 @@ private func describe(_ event: ClusterEvent) -> String {
         return "room \(ref) joined \(profile.name)"
     case .room(let ref, .left(_, let profile)):
         return "room \(ref) left \(profile.name)"
+    case .room(let ref, .lost(let count)):
+        return "room \(ref) lost \(count)"
     case .zone(let change):
         return "zone \(change.kind) \(change.zone) users=\(change.zoneUsers) | \(change.room.name) users=\(change.room.users)"
     case .direct(let session, let bytes):

@@ -58,6 +58,8 @@ enum BusEventText {
             return "room \(ref) joined \(profile.name)"
         case .room(let ref, .left(_, let profile)):
             return "room \(ref) left \(profile.name)"
+        case .room(let ref, .lost(let count)):
+            return "room \(ref) lost \(count)"
         case .zone(let change):
             let kind: String
             switch change.kind {
@@ -122,6 +124,8 @@ final class BusNode: Sendable {
     /// Set for a bus with an event-loop group of its own (see `BusCluster.addBus(ownGroup:)`).
     let ownGroup: MultiThreadedEventLoopGroup?
     private let counter = Mutex<UInt64>(0)
+    /// The session that last joined each room through `joined`: `publish` sends as it.
+    private let lastJoined = Mutex<[RoomRef: SessionID]>([:])
     /// The bus was killed or shut down by the test; the cluster does not shut it down again.
     let finished = Mutex(false)
 
@@ -175,11 +179,15 @@ final class BusNode: Sendable {
         guard case .joined(let joined) = outcome else {
             throw BusTestFailure("\(name): \(options == nil ? "join" : "create") of \(room) by \(session) failed: \(outcome)", sourceLocation)
         }
+        lastJoined.withLock { $0[room] = session }
         return joined
     }
 
-    func publish(_ text: String, to room: RoomRef) throws {
-        try bus.publish(to: room, message: ByteBuffer(string: text))
+    /// Publishes as the session that last joined `room` here, and waits for the cluster's
+    /// acknowledgement.
+    func publish(_ text: String, to room: RoomRef) async throws {
+        guard let session = lastJoined.withLock({ $0[room] }) else { throw BusTestFailure("\(name): nobody joined \(room) here") }
+        try await bus.publishAcknowledged(to: room, from: session, message: ByteBuffer(string: text))
     }
 }
 

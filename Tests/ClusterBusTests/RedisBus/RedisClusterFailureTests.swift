@@ -132,11 +132,11 @@ struct RedisClusterFailureTests {
             await failsFast("sendPrivate") { () async throws(ClusterError) in try await a.bus.sendPrivate(to: ["bob"], message: ByteBuffer(string: "x")) }
             await failsFast("zoneListing") { () async throws(ClusterError) in try await b.bus.zoneListing("Chat") }
             await failsFast("loggedInCount") { () async throws(ClusterError) in try await b.bus.loggedInCount() }
-            await failsFast("publish") { () throws(ClusterError) in try a.bus.publish(to: Self.lobby, message: ByteBuffer(string: "lost")) }
+            await failsFast("publish") { () async throws(ClusterError) in try await a.bus.publishAcknowledged(to: Self.lobby, from: alice, message: ByteBuffer(string: "lost")) }
             // Still failing fast a little later, while the links retry.
             try await Task.sleep(for: .milliseconds(500))
             await failsFast("login again") { () async throws(ClusterError) in try await b.bus.login(try! BusNode.request("eve", session: b.newSession())) }
-            await failsFast("publish again") { () throws(ClusterError) in try b.bus.publish(to: Self.lobby, message: ByteBuffer(string: "lost")) }
+            await failsFast("publish again") { () async throws(ClusterError) in try await b.bus.publishAcknowledged(to: Self.lobby, from: bob, message: ByteBuffer(string: "lost")) }
 
             try await cluster.redis.restart()
             let (restored, took) = try await BusTest.elapsed {
@@ -152,7 +152,7 @@ struct RedisClusterFailureTests {
             }
             #expect(membersBack, "room members not restored")
             // Operations work again, and publish reaches the other bus.
-            #expect(await BusTest.eventually { (try? a.publish("back", to: Self.lobby)) != nil })
+            #expect(await BusTest.eventually { (try? await a.publish("back", to: Self.lobby)) != nil })
             #expect(await b.sink.waitFor(line: "room Chat/Lobby message back"))
             #expect(try await a.bus.loggedInCount() == 4)
             let listing = try await b.bus.zoneListing("Chat")
@@ -307,9 +307,9 @@ struct RedisClusterFailureTests {
             #expect(await b.sink.waitFor(line: "room Chat/Lobby joined alice"),
                     "members on other nodes never hear that the restored session is back in the room: \(b.sink.lines)")
             // And messages flow both ways.
-            #expect(await BusTest.eventually { (try? a.publish("from alice", to: Self.lobby)) != nil })
+            #expect(await BusTest.eventually { (try? await a.publish("from alice", to: Self.lobby)) != nil })
             #expect(await b.sink.waitFor(line: "room Chat/Lobby message from alice"))
-            try b.publish("from bob", to: Self.lobby)
+            try await b.publish("from bob", to: Self.lobby)
             #expect(await a.sink.waitFor(line: "room Chat/Lobby message from bob"))
         }
     }

@@ -1,0 +1,159 @@
+import ChatDomain
+
+/// What one node keeps of one room it has members in (docs/cluster.md, "Sequenced room
+/// streams"): the stream position (`RoomStream`: order, duplicates, gaps), the room's
+/// incarnation (a room deleted and created again numbers its events afresh), and the
+/// members as this node's clients were told them (`MemberView`), so that when events
+/// cannot be caught up on, the clients' user lists can be brought back to the truth.
+///
+/// Pure: `RedisClusterBus` feeds it the room channel's events and the history's answers,
+/// and delivers what it returns.
+public struct RoomTracker: Sendable {
+    public private(set) var stream = RoomStream<RoomEvent>()
+    /// The incarnation the stream's numbers belong to; nil before the first event.
+    public private(set) var incarnation: UInt64?
+    public private(set) var view = MemberView()
+    public private(set) var viewSeeded = false
+    /// The view holds the room's members after this event number.
+    private var viewSequence: UInt64 = 0
+    /// Joins and leaves delivered before the view was seeded (the first local `JoinRoom`
+    /// answer may come after events that follow it), replayed onto the seed.
+    private var unseededLog: [(UInt64, RoomEvent)] = []
+    private static let maxUnseededLog = 4096
+
+    /// What to do next: deliver `events`, and fetch the history if `fetch` is set.
+    public struct Step: Sendable {
+        public var events: [RoomEvent] = []
+        public var fetch: Fetch?
+    }
+
+    /// A history request: events from `from` on, of `incarnation` (the one the node knows;
+    /// another makes the history answer from the room's new start), and the members just
+    /// before them if `members`.
+    public struct Fetch: Sendable, Equatable {
+        public var from: UInt64
+        public var incarnation: UInt64
+        public var members: Bool
+    }
+
+    public init() {}
+
+    /// An event from the room's channel. `suppress` says which events this node's clients
+    /// must not see (the leave of a local session the node knows is still in the room: its
+    /// own reap, while it was frozen); they still count in the stream.
+    public mutating func receive(incarnation: UInt64, sequence: UInt64, _ event: RoomEvent,
+                                 suppress: (RoomEvent) -> Bool) -> Step {
+        if let current = self.incarnation, current != incarnation {
+            // The room was deleted and made again: catch up on the new one from its start,
+            // with its members as they were then.
+            self.incarnation = incarnation
+            stream.restart(holding: sequence, event)
+            return Step(fetch: Fetch(from: 1, incarnation: current, members: true))
+        }
+        self.incarnation = incarnation
+        switch stream.receive(sequence, event) {
+        case .deliver(let deliveries):
+            return Step(events: apply(deliveries, suppress: suppress))
+        case .fetch(let from):
+            return Step(fetch: Fetch(from: from, incarnation: incarnation, members: false))
+        }
+    }
+
+    /// The first local member joined: the `JoinRoom` answer's members, as of its own join
+    /// event `sequence`. Ignored once seeded (other local members were there before).
+    public mutating func seed(incarnation: UInt64, sequence: UInt64, members: [(id: SessionID, profile: UserProfile)]) {
+        guard !viewSeeded else { return }
+        view = MemberView(members)
+        viewSeeded = true
+        viewSequence = sequence
+        for (number, event) in unseededLog where number > sequence && self.incarnation == incarnation {
+            applyToView(number, event)
+        }
+        unseededLog = []
+    }
+
+    /// Catches up on purpose: after reconnecting (events may have been missed with nothing
+    /// newer to show the gap), or to check the clients' lists against the truth (`members`).
+    /// Nil when a fetch is in flight already.
+    public mutating func beginCatchUp(members: Bool) -> Fetch? {
+        guard !stream.fetching else { return nil }
+        guard let incarnation, let from = stream.beginCatchUp() else {
+            guard members else { return nil }
+            // Nothing seen yet: ask from the start of whatever the room is now.
+            stream.restart(holding: 0, .lost(0))
+            return Fetch(from: 1, incarnation: 0, members: true)
+        }
+        return Fetch(from: from, incarnation: incarnation, members: members)
+    }
+
+    /// The history answered. Reports what it no longer held, corrects the clients' user
+    /// lists when it sent the members (`keep`: local sessions the node knows are in the
+    /// room, whose leave was its own reap), then delivers the events in order.
+    public mutating func caughtUp(_ answer: HistoryAnswer, keep: (SessionID) -> Bool,
+                                  suppress: (RoomEvent) -> Bool) -> Step {
+        var events: [RoomEvent] = []
+        if answer.lost > 0 { events.append(.lost(answer.lost)) }
+        if let truth = answer.membersBefore {
+            if viewSeeded {
+                events += view.corrections(to: truth, keep: keep)
+                var corrected = MemberView(truth)
+                for member in view.members where keep(member.id) && !corrected.contains(member.id) {
+                    corrected.joined(member.id, member.profile)
+                }
+                view = corrected
+            } else {
+                view = MemberView(truth)
+                viewSeeded = true
+                unseededLog = []
+            }
+            viewSequence = answer.resumeAfter
+        }
+        incarnation = answer.incarnation
+        let (deliveries, again) = stream.caughtUp(resumeAfter: answer.resumeAfter,
+                                                  events: answer.events.map { ($0.sequence, $0.event) })
+        var step = Step(events: events + apply(deliveries, suppress: suppress))
+        if let again { step.fetch = Fetch(from: again, incarnation: answer.incarnation, members: false) }
+        return step
+    }
+
+    /// The fetch failed: the gap shows again with the next event or reconnection.
+    public mutating func fetchFailed() {
+        stream.fetchFailed()
+    }
+
+    /// Redis lost its state (a new epoch): numbers start afresh. The view is kept; the
+    /// caller checks it against the truth once every node had time to restore its sessions.
+    public mutating func forgetNumbers() {
+        stream = RoomStream()
+        incarnation = nil
+    }
+
+    private mutating func apply(_ deliveries: [RoomStream<RoomEvent>.Delivery], suppress: (RoomEvent) -> Bool) -> [RoomEvent] {
+        var events: [RoomEvent] = []
+        events.reserveCapacity(deliveries.count)
+        for delivery in deliveries {
+            guard case .event(let sequence, let event) = delivery else { continue }
+            if case .lost = event { continue } // a placeholder, never delivered
+            if suppress(event) { continue }
+            applyToView(sequence, event)
+            events.append(event)
+        }
+        return events
+    }
+
+    private mutating func applyToView(_ sequence: UInt64, _ event: RoomEvent) {
+        switch event {
+        case .joined, .left:
+            guard viewSeeded else {
+                if unseededLog.count < Self.maxUnseededLog { unseededLog.append((sequence, event)) }
+                return
+            }
+            guard sequence > viewSequence else { return }
+            viewSequence = sequence
+            if case .joined(let id, let profile) = event { view.joined(id, profile) }
+            if case .left(let id, _) = event { view.left(id) }
+        case .message, .lost:
+            break
+        }
+    }
+}
