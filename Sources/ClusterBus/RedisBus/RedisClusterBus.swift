@@ -206,11 +206,11 @@ public final class RedisClusterBus: ClusterBus {
         if !evicted.isEmpty { deliver(evicted) }
         reapAllowedAfter.withLock { $0 = .now() + Self.heartbeatTTL }
         if redisLostState {
-            // Room numbers start afresh; members who left during the outage were never seen
-            // leaving: once every node had time to restore, user lists are checked too.
-            local.withLock { state in
-                for room in state.rooms.keys { state.rooms[room]?.tracker.forgetNumbers() }
-            }
+            // Every room is a new incarnation now: catch up on each from its start (events
+            // published before this node subscribed again). Members who left during the
+            // outage were never seen leaving: once every node had time to put its sessions
+            // back, user lists are checked against the truth.
+            catchUpAll(members: false, trusted: false)
             eventLoop.scheduleTask(in: Self.resyncDelays.last!) { [weak self] in self?.catchUpAll(members: true) }
         } else {
             // Events published while the subscriber was away reveal no gap by themselves.
@@ -450,6 +450,7 @@ public final class RedisClusterBus: ClusterBus {
         var events: [ClusterEvent] = []
         events.reserveCapacity(batch.count)
         var fetches: [(RoomRef, RoomTracker.Fetch)] = []
+        var checks: [RoomRef] = []
         var dropped = 0
         local.withLock { state in
             for (channel, payload) in batch {
@@ -464,6 +465,7 @@ public final class RedisClusterBus: ClusterBus {
                     }
                     for event in step.events { events.append(.room(room, event)) }
                     if let fetch = step.fetch { fetches.append((room, fetch)) }
+                    if step.checkListsLater { checks.append(room) }
                 } else if channel == zones {
                     if let change = RedisEventDecoder.zoneChange(payload) { events.append(.zone(change)) } else { dropped += 1 }
                 } else if let event = RedisEventDecoder.nodeEvent(payload) {
@@ -474,6 +476,15 @@ public final class RedisClusterBus: ClusterBus {
         if dropped > 0 { logger.warning("dropped \(dropped) malformed messages from Redis") }
         if !events.isEmpty { deliver(events) }
         for (room, fetch) in fetches { self.fetch(room, fetch) }
+        for room in checks {
+            eventLoop.scheduleTask(in: Self.resyncDelays.last!) { [weak self] in self?.checkLists(of: room) }
+        }
+    }
+
+    /// Checks the clients' user lists of one room against the truth (see `catchUpAll`).
+    private func checkLists(of room: RoomRef) {
+        guard let fetch = local.withLock({ $0.rooms[room]?.tracker.beginCatchUp(members: true) }) else { return }
+        self.fetch(room, fetch)
     }
 
     /// The leave of a local session that this node still has in the room, and is not
@@ -536,9 +547,11 @@ public final class RedisClusterBus: ClusterBus {
 
     /// Catches up on every room this node has members in (after reconnecting), or checks
     /// their user lists against the truth (`members`, after Redis lost its state).
-    private func catchUpAll(members: Bool) {
+    private func catchUpAll(members: Bool, trusted: Bool = true) {
         let fetches = local.withLock { state in
-            state.rooms.keys.compactMap { room in state.rooms[room]!.tracker.beginCatchUp(members: members).map { (room, $0) } }
+            state.rooms.keys.compactMap { room in
+                state.rooms[room]!.tracker.beginCatchUp(members: members, trusted: trusted).map { (room, $0) }
+            }
         }
         for (room, fetch) in fetches { self.fetch(room, fetch) }
     }

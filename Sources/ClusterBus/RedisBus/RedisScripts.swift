@@ -98,11 +98,13 @@ enum RedisScripts {
       end
       return redis.call('INCR', K_SEQ)
     end
-    -- A room's stream: `inc` (its incarnation, unique per creation, so a room deleted and
-    -- created again is another stream) and `seq` (its last event's number).
+    -- A room's stream: `inc` (its incarnation: Redis's clock in microseconds at creation,
+    -- so a room deleted and created again, even by a Redis that lost everything, is
+    -- another stream) and `seq` (its last event's number).
     local function create_room(zone, name, pw, hidden, upd, cap, desc, perm, order)
+      local t = redis.call('TIME')
       redis.call('HSET', K_room(zone .. SEP .. name), 'pw', pw, 'hidden', hidden, 'upd', upd, 'cap', cap, 'desc', desc, 'perm', perm,
-                 'inc', redis.call('INCR', K_SEQ), 'seq', 0)
+                 'inc', t[1] .. string.format('%06d', tonumber(t[2])), 'seq', 0)
       redis.call('INCR', K_ROOMCOUNT)
       redis.call('ZADD', K_zrooms(zone), next_seq(order), name)
     end

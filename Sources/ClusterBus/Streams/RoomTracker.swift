@@ -16,15 +16,20 @@ public struct RoomTracker: Sendable {
     public private(set) var viewSeeded = false
     /// The view holds the room's members after this event number.
     private var viewSequence: UInt64 = 0
+    /// The next history answer's members are not a truth to correct the view with (right
+    /// after Redis lost its state, other nodes may not have put their sessions back yet).
+    private var membersNotYetTrue = false
     /// Joins and leaves delivered before the view was seeded (the first local `JoinRoom`
     /// answer may come after events that follow it), replayed onto the seed.
     private var unseededLog: [(UInt64, RoomEvent)] = []
     private static let maxUnseededLog = 4096
 
-    /// What to do next: deliver `events`, and fetch the history if `fetch` is set.
+    /// What to do next: deliver `events`, fetch the history if `fetch` is set, and check
+    /// the clients' lists against the truth a little later if `checkListsLater`.
     public struct Step: Sendable {
         public var events: [RoomEvent] = []
         public var fetch: Fetch?
+        public var checkListsLater = false
     }
 
     /// A history request: events from `from` on, of `incarnation` (the one the node knows;
@@ -43,12 +48,22 @@ public struct RoomTracker: Sendable {
     /// own reap, while it was frozen); they still count in the stream.
     public mutating func receive(incarnation: UInt64, sequence: UInt64, _ event: RoomEvent,
                                  suppress: (RoomEvent) -> Bool) -> Step {
+        if let current = self.incarnation, current != incarnation, stream.fetching {
+            // A fetch is in flight already: its answer tells the new incarnation (and its
+            // events from the start); this one waits with the others.
+            membersNotYetTrue = true
+            _ = stream.receive(sequence, event)
+            return Step(checkListsLater: true)
+        }
         if let current = self.incarnation, current != incarnation {
             // The room was deleted and made again: catch up on the new one from its start,
             // with its members as they were then.
+            // Its members right now may not be final (after Redis lost its state, other nodes
+            // put their sessions back one by one): the lists are checked a little later.
             self.incarnation = incarnation
             stream.restart(holding: sequence, event)
-            return Step(fetch: Fetch(from: 1, incarnation: current, members: true))
+            membersNotYetTrue = true
+            return Step(fetch: Fetch(from: 1, incarnation: current, members: true), checkListsLater: true)
         }
         self.incarnation = incarnation
         switch stream.receive(sequence, event) {
@@ -74,9 +89,11 @@ public struct RoomTracker: Sendable {
 
     /// Catches up on purpose: after reconnecting (events may have been missed with nothing
     /// newer to show the gap), or to check the clients' lists against the truth (`members`).
-    /// Nil when a fetch is in flight already.
-    public mutating func beginCatchUp(members: Bool) -> Fetch? {
+    /// `trusted` false: members the history sends are not final yet (Redis just lost its
+    /// state), so they correct nothing. Nil when a fetch is in flight already.
+    public mutating func beginCatchUp(members: Bool, trusted: Bool = true) -> Fetch? {
         guard !stream.fetching else { return nil }
+        membersNotYetTrue = !trusted
         guard let incarnation, let from = stream.beginCatchUp() else {
             guard members else { return nil }
             // Nothing seen yet: ask from the start of whatever the room is now.
@@ -91,9 +108,18 @@ public struct RoomTracker: Sendable {
     /// room, whose leave was its own reap), then delivers the events in order.
     public mutating func caughtUp(_ answer: HistoryAnswer, keep: (SessionID) -> Bool,
                                   suppress: (RoomEvent) -> Bool) -> Step {
+        guard stream.fetching else { return Step() } // an answer nobody waits for any more
         var events: [RoomEvent] = []
         if answer.lost > 0 { events.append(.lost(answer.lost)) }
-        if let truth = answer.membersBefore {
+        if let truth = answer.membersBefore, membersNotYetTrue {
+            membersNotYetTrue = false
+            if !viewSeeded {
+                view = MemberView(truth)
+                viewSeeded = true
+                unseededLog = []
+            }
+            viewSequence = answer.resumeAfter
+        } else if let truth = answer.membersBefore {
             if viewSeeded {
                 events += view.corrections(to: truth, keep: keep)
                 var corrected = MemberView(truth)
@@ -119,13 +145,7 @@ public struct RoomTracker: Sendable {
     /// The fetch failed: the gap shows again with the next event or reconnection.
     public mutating func fetchFailed() {
         stream.fetchFailed()
-    }
-
-    /// Redis lost its state (a new epoch): numbers start afresh. The view is kept; the
-    /// caller checks it against the truth once every node had time to restore its sessions.
-    public mutating func forgetNumbers() {
-        stream = RoomStream()
-        incarnation = nil
+        membersNotYetTrue = false
     }
 
     private mutating func apply(_ deliveries: [RoomStream<RoomEvent>.Delivery], suppress: (RoomEvent) -> Bool) -> [RoomEvent] {

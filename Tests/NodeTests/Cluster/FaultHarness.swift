@@ -132,7 +132,7 @@ final class FaultCluster: @unchecked Sendable {
     /// How many members Redis holds for a room of the default zone `Chat`; nil if Redis does
     /// not answer.
     func memberCount(_ room: String) -> Int? {
-        (try? redisCLI(["ZCARD", "\(prefix)room:Chat\u{1F}\(room):m"]))?.first.flatMap { Int($0) }
+        (try? redisCLI(["ZCARD", "\(prefix)members:Chat\u{1F}\(room)"]))?.first.flatMap { Int($0) }
     }
 
     /// How many pub/sub connections Redis has (`CLIENT LIST TYPE pubsub`).

@@ -279,7 +279,7 @@ struct FaultTests {
 
             load.startSending()
             await faultSleep(Self.warmUp)
-            let epochBefore = try cluster.redisCLI(["GET", "\(cluster.prefix)epoch"])
+            let epochBefore = try cluster.redisCLI(["HGET", "\(cluster.prefix)epoch", "id"])
             await cluster.redis.stop()
             let downAt = Date()
             timeline.mark("redis-server stopped")
@@ -306,7 +306,7 @@ struct FaultTests {
             let newcomer = await load.serverLists(cluster, node: 0)
             var verdict = Verdict("Redis restarted empty", finish, serverLists: newcomer,
                                   origin: load.origin, timeline: timeline.lines)
-            let epochAfter = (try? cluster.redisCLI(["GET", "\(cluster.prefix)epoch"])) ?? []
+            let epochAfter = (try? cluster.redisCLI(["HGET", "\(cluster.prefix)epoch", "id"])) ?? []
             var injected = Verdict.Category(key: "injected", name: "fault not injected")
             if epochBefore.isEmpty || epochAfter == epochBefore {
                 injected.add(1, "the epoch did not change (before \(epochBefore), after \(epochAfter)): Redis did not come back empty")
