@@ -646,7 +646,7 @@ struct ChurnRun {
             o.set("kb_per_100k_cycles", perCycle.double.map { .number(rounded($0 * 100_000 / 1024, 10)) } ?? .null)
             o.set("bytes_per_cycle_first_half", growth(warm, midSample, cycles: mid - config.churnWarmup, n))
             o.set("bytes_per_cycle_second_half", growth(midSample, end, cycles: config.churnCycles - mid, n))
-            o.set("warmup_bytes_per_cycle", growth(start, warm, cycles: config.churnWarmup, n))
+            o.set("warmup_bytes_per_cycle", growth(heldSample, warm, cycles: config.churnWarmup, n))
             o.set("fds_start", start.fds[n])
             o.set("fds_held", heldSample.fds[n])
             o.set("fds_end", end.fds[n])
