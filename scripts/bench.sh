@@ -2,8 +2,8 @@
 # Chorus benchmark, one command: the Centrifuge peer's scenario (see docs/benchmarks.md)
 # against a 2-node Chorus cluster sharing one redis-server, everything on 127.0.0.0/8.
 #
-#   scripts/bench.sh                 # full run (~3 min plus builds): closed, rate, logins, private, idle
-#   QUICK=1 scripts/bench.sh         # short version of every phase (~1 min plus builds)
+#   scripts/bench.sh                 # full run (~4 min plus builds): closed, rate, logins, private, idle, churn
+#   QUICK=1 scripts/bench.sh         # short version of every phase (~1.5 min plus builds)
 #   SKIP_INSTALL=1 SKIP_BUILD=1 ...  # no apt-get, no swift build (binaries from $SCRATCH)
 #
 # Knobs (env), defaults = the peer's:
@@ -12,7 +12,10 @@
 #   SRC_IPS=127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4 THREADS=1 (generator event loops)
 #   NODE_THREADS=1 (chorus-node --threads: 2 nodes share 2 cores with Redis and the generator,
 #   so one event loop each; NODE_THREADS= for one per core) MAX_CONN=20000
-#   FLOOD_RATE=100000 FLOOD_BURST=100000 PHASES="closed rate logins private idle"
+#   FLOOD_RATE=100000 FLOOD_BURST=100000 PHASES="closed rate logins private idle churn"
+#   CHURN_CYCLES=200000 CHURN_WARMUP=20000 CHURN_DENIED=0.2 CHURN_CONC=64 CHURN_SETTLE=3
+#   CHURN_PER_IP=1000 (the churn phase restarts the nodes with this per-address limit, so that
+#   it can hold node1 full for one address and measure denials; the other phases run without one)
 #   SCRATCH=.build (swift build --scratch-path)  OUT=/tmp/chorus-bench/<UTC timestamp>
 #
 # Writes only under $OUT and $SCRATCH (and what apt-get installs). Every process it starts is
@@ -24,7 +27,7 @@ cd "$ROOT"
 QUICK="${QUICK:-0}"
 if [ "$QUICK" = 1 ]; then
   : "${C:=200}" "${R:=4}" "${DUR:=3}" "${DRAIN:=5}" "${RATE:=500}" "${LOGINS:=1000}" "${LOGIN_CONC:=50}"
-  : "${IDLE_PER_NODE:=1000}" "${IDLE_SETTLE:=3}"
+  : "${IDLE_PER_NODE:=1000}" "${IDLE_SETTLE:=3}" "${CHURN_CYCLES:=30000}" "${CHURN_WARMUP:=10000}"
 fi
 C="${C:-1000}"; R="${R:-10}"; W="${W:-4}"; DUR="${DUR:-20}"; DRAIN="${DRAIN:-10}"; RATE="${RATE:-1000}"
 REPEAT="${REPEAT:-1}"; SWEEP_RATES="${SWEEP_RATES-}"; SWEEP_DUR="${SWEEP_DUR:-10}"
@@ -33,7 +36,9 @@ IDLE_PER_NODE="${IDLE_PER_NODE:-10000}"; IDLE_SETTLE="${IDLE_SETTLE:-15}"; IDLE_
 SRC_IPS="${SRC_IPS:-127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4}"; THREADS="${THREADS:-1}"
 NODE_THREADS="${NODE_THREADS-1}"; MAX_CONN="${MAX_CONN:-20000}"
 FLOOD_RATE="${FLOOD_RATE:-100000}"; FLOOD_BURST="${FLOOD_BURST:-100000}"
-PHASES="${PHASES:-closed rate logins private idle}"
+CHURN_CYCLES="${CHURN_CYCLES:-200000}"; CHURN_WARMUP="${CHURN_WARMUP:-20000}"; CHURN_DENIED="${CHURN_DENIED:-0.2}"
+CHURN_CONC="${CHURN_CONC:-64}"; CHURN_SETTLE="${CHURN_SETTLE:-3}"; CHURN_PER_IP="${CHURN_PER_IP:-1000}"
+PHASES="${PHASES:-closed rate logins private idle churn}"
 SCRATCH="${SCRATCH:-.build}"; SKIP_INSTALL="${SKIP_INSTALL:-0}"; SKIP_BUILD="${SKIP_BUILD:-0}"
 OUT="${OUT:-/tmp/chorus-bench/$(date -u +%Y%m%dT%H%M%SZ)}"
 
@@ -95,7 +100,7 @@ BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path 2>/dev/n
   echo "swift: $(swift --version 2>&1 | head -1)"
   echo "chorus: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with local changes)')"
   echo "redis: $(redis-server --version)"
-  echo "params: QUICK=$QUICK C=$C R=$R W=$W DUR=$DUR DRAIN=$DRAIN RATE=$RATE REPEAT=$REPEAT SWEEP_RATES='$SWEEP_RATES' LOGINS=$LOGINS LOGIN_CONC=$LOGIN_CONC PRIVATE_W=$PRIVATE_W IDLE_PER_NODE=$IDLE_PER_NODE IDLE_SETTLE=$IDLE_SETTLE IDLE_CONC=$IDLE_CONC THREADS=$THREADS NODE_THREADS=${NODE_THREADS:-auto}"
+  echo "params: QUICK=$QUICK C=$C R=$R W=$W DUR=$DUR DRAIN=$DRAIN RATE=$RATE REPEAT=$REPEAT SWEEP_RATES='$SWEEP_RATES' LOGINS=$LOGINS LOGIN_CONC=$LOGIN_CONC PRIVATE_W=$PRIVATE_W IDLE_PER_NODE=$IDLE_PER_NODE IDLE_SETTLE=$IDLE_SETTLE IDLE_CONC=$IDLE_CONC CHURN_CYCLES=$CHURN_CYCLES CHURN_WARMUP=$CHURN_WARMUP CHURN_DENIED=$CHURN_DENIED CHURN_CONC=$CHURN_CONC CHURN_PER_IP=$CHURN_PER_IP THREADS=$THREADS NODE_THREADS=${NODE_THREADS:-auto}"
   echo "nodes: 2, --flood-rate $FLOOD_RATE --flood-burst $FLOOD_BURST (raised: the defaults, 10 msg/s burst 20 per session, would refuse this load) --max-connections $MAX_CONN"
   echo "descriptor limit (soft/hard): $(ulimit -Sn)/$(ulimit -Hn)"
   echo "other processes using CPU at start:"; ps -eo pid,pcpu,rss,comm --sort=-pcpu | head -6
@@ -112,15 +117,16 @@ redis-cli -p "$RP" ping >/dev/null 2>&1 || die "redis-server did not start (see 
 
 # ---------------------------------------------------------------- nodes
 P1="$(free_port 9101)"; P2="$(free_port $((P1 + 1)))"
-NODE_ARGS=(--host 127.0.0.1 --redis "redis://127.0.0.1:$RP" --flood-rate "$FLOOD_RATE" --flood-burst "$FLOOD_BURST" --max-connections "$MAX_CONN" --max-connections-per-ip 0)
-[ -n "$NODE_THREADS" ] && NODE_ARGS+=(--threads "$NODE_THREADS")
+PER_IP=0 # no per-address limit: every client comes from 127.0.0.x (the churn phase sets one)
 start_nodes() {
+  NODE_ARGS=(--host 127.0.0.1 --redis "redis://127.0.0.1:$RP" --flood-rate "$FLOOD_RATE" --flood-burst "$FLOOD_BURST" --max-connections "$MAX_CONN" --max-connections-per-ip "$PER_IP")
+  [ -n "$NODE_THREADS" ] && NODE_ARGS+=(--threads "$NODE_THREADS")
   "$BIN/chorus-node" --port "$P1" --node-id node1 "${NODE_ARGS[@]}" >>"$OUT/node1.log" 2>&1 &
   N1=$!; track "$N1"
   "$BIN/chorus-node" --port "$P2" --node-id node2 "${NODE_ARGS[@]}" >>"$OUT/node2.log" 2>&1 &
   N2=$!; track "$N2"
   wait_port "$P1" 30 && wait_port "$P2" 30 || die "nodes did not start (see $OUT/node*.log)"
-  log "nodes: node1 pid $N1 on :$P1, node2 pid $N2 on :$P2 (flood control raised to --flood-rate $FLOOD_RATE --flood-burst $FLOOD_BURST)"
+  log "nodes: node1 pid $N1 on :$P1, node2 pid $N2 on :$P2 (flood control raised to --flood-rate $FLOOD_RATE --flood-burst $FLOOD_BURST; --max-connections-per-ip $PER_IP)"
 }
 stop_nodes() { stop_pid "$N1"; stop_pid "$N2"; }
 start_nodes
@@ -138,7 +144,7 @@ run_phase() { # label mode args...
   wait "$bp"; local rc=$?
   if [ -s "$OUT/$label.json" ]; then
     FILES+=("$OUT/$label.json")
-    "$BIN/chorus-bench" report "$OUT/$label.json" | grep -E "^($label |$label:|  node[0-9]|  redis|  $label:)" | sed 's/^/    /' >&2
+    "$BIN/chorus-bench" report "$OUT/$label.json" | grep -E "^($label |$label:|  node[0-9]|  redis|  $label:|  (kinds|failures|growth)[: ])" | sed 's/^/    /' >&2
   fi
   if [ "$rc" != 0 ]; then
     FAILED=1
@@ -173,6 +179,19 @@ if want idle; then
   IDLE_ROOMS=$(( 2 * IDLE_PER_NODE / 100 )); [ "$IDLE_ROOMS" -lt 1 ] && IDLE_ROOMS=1
   run_phase "idle-$IDLE_PER_NODE-per-node" idle -c $(( 2 * IDLE_PER_NODE )) -r "$IDLE_ROOMS" --settle "$IDLE_SETTLE" \
     --source-ips "$SRC_IPS" --concurrency "$IDLE_CONC"
+fi
+
+# ---------------------------------------------------------------- churn: memory per connect/close cycle (fresh nodes)
+if want churn; then
+  log "churn: restarting the nodes fresh, with --max-connections-per-ip $CHURN_PER_IP (denials need a per-address limit to hold)"
+  stop_nodes
+  redis-cli -p "$RP" flushall >/dev/null
+  PER_IP="$CHURN_PER_IP"
+  start_nodes
+  sleep 3
+  # Cycles go to node1 (the first of --nodes); its VmRSS is read after the warm-up and at the end.
+  run_phase "churn-$CHURN_CYCLES" churn --cycles "$CHURN_CYCLES" --warmup "$CHURN_WARMUP" --denied "$CHURN_DENIED" \
+    --concurrency "$CHURN_CONC" --settle "$CHURN_SETTLE"
 fi
 
 # ---------------------------------------------------------------- stop + report

@@ -21,7 +21,7 @@ struct ChorusBench: ParsableCommand {
             must be started with high flood limits (e.g. --flood-rate 100000 --flood-burst 100000): the \
             default 10 msg/s, burst 20 per session, refuses this load with Error "Flooding".
             """,
-        subcommands: [Closed.self, Rate.self, Logins.self, Idle.self, Private.self, Report.self, IdleWorker.self, ScanBench.self]
+        subcommands: [Closed.self, Rate.self, Logins.self, Idle.self, Private.self, Churn.self, Report.self, IdleWorker.self, ScanBench.self]
     )
 }
 
@@ -48,7 +48,7 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "Longest wait for outstanding deliveries after the send phase, seconds.")
     var drain: Double = 10
 
-    @Option(help: "Seconds to wait after everyone joined before sending (idle: before reading memory; default 1, idle 15).")
+    @Option(help: "Seconds to wait after everyone joined before sending (idle: before reading memory; churn: after the node closed the connections, before reading memory; default 1, idle 15, churn 3).")
     var settle: Double?
 
     @Option(help: "Message text size in bytes (\"ts seq xxx…\").")
@@ -66,7 +66,7 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "Seconds a client may take from connect to ready (logged in, in its room).")
     var handshakeTimeout: Double = 60
 
-    @Option(name: .customLong("pid"), help: "PID of a node, in --nodes order (repeatable, optionally NAME=PID): CPU use is sampled; idle mode reads its VmRSS.")
+    @Option(name: .customLong("pid"), help: "PID of a node, in --nodes order (repeatable, optionally NAME=PID): CPU use is sampled; idle and churn modes read VmRSS.")
     var pids: [String] = []
 
     @Option(help: "PID of the redis-server (CPU and VmRSS sampled like the nodes').")
@@ -77,6 +77,18 @@ struct BenchOptions: ParsableArguments {
 
     @Option(help: "idle: seconds to wait after disconnecting before reading memory again.")
     var after: Double = 5
+
+    @Option(help: "churn: connect/close cycles in all, warm-up included.")
+    var cycles: Int = 200_000
+
+    @Option(help: "churn: cycles before the memory baseline (the node's allocator warms up).")
+    var warmup: Int = 20_000
+
+    @Option(help: "churn: share of cycles that are denied (Server is full) while the node is held full for their address; 0 for none.")
+    var denied: Double = 0.2
+
+    @Option(help: "churn: most connections opened to make the node full for one address (the denials are skipped when that is not enough).")
+    var holdMax: Int = 2000
 
     @Option(help: "Label of this run in the report (default: mode and main parameter).")
     var label: String?
@@ -108,6 +120,12 @@ struct BenchOptions: ParsableArguments {
         guard payload >= 40 && payload <= 3000 else { throw ValidationError("--payload: 40 to 3000 bytes") }
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
         if mode == .rate { guard rate > 0 else { throw ValidationError("--rate must be positive") } }
+        if mode == .churn {
+            guard cycles > 0, warmup >= 0, warmup < cycles else { throw ValidationError("--cycles must be positive and --warmup below it") }
+            guard cycles < 10_000_000 else { throw ValidationError("--cycles: below 10,000,000 (user names are at most 20 characters)") }
+            guard denied >= 0 && denied < 1 else { throw ValidationError("--denied: a fraction, 0 to below 1") }
+            guard holdMax >= 0 else { throw ValidationError("--hold-max must not be negative") }
+        }
         if mode == .private, addresses.count < 2 {
             stderrWrite("chorus-bench: private mode with one node: sender and recipient share the node\n")
         }
@@ -125,15 +143,21 @@ struct BenchOptions: ParsableArguments {
         case .closed, .private: mainParameter = "w\(window)"
         case .rate: mainParameter = rate == rate.rounded() ? String(Int(rate)) : String(rate)
         case .logins, .idle: mainParameter = String(clients)
+        case .churn: mainParameter = String(cycles)
         }
-        return RunConfig(
+        var config = RunConfig(
             mode: mode, nodes: addresses, layout: Layout(clients: clients, nodes: addresses.count, rooms: rooms),
             window: window, rate: rate, duration: duration, drain: drain,
-            settle: settle ?? (mode == .idle ? 15 : 1), payload: payload,
+            settle: settle ?? (mode == .idle ? 15 : mode == .churn ? 3 : 1), payload: payload,
             concurrency: max(1, concurrency ?? (mode == .logins ? 100 : 64)), sourceIPs: sources, threads: threads,
             handshakeTimeout: handshakeTimeout, watched: watched, processes: processes, afterDisconnect: after,
             label: label ?? "\(mode.rawValue)-\(mainParameter)", json: json, out: out, seed: seed, quiet: quiet,
             tag: RunConfig.randomTag(), idOffset: 0, totalClients: clients)
+        config.churnCycles = cycles
+        config.churnWarmup = warmup
+        config.churnDenied = denied
+        config.churnHoldMax = holdMax
+        return config
     }
 }
 
@@ -172,6 +196,25 @@ struct Private: ParsableCommand {
         abstract: "Random cross-node private messages, closed loop with --window in flight per sender.")
     @OptionGroup var options: BenchOptions
     func run() throws { try runMode(.private, options) }
+}
+
+struct Churn: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Connect/close cycles against the first node (accepted and closed, logged in, malformed frame, ping, denied): cycles/s and the node's VmRSS growth per cycle after --warmup.",
+        discussion: """
+            Cycles rotate through: closed at once; Login (a name unique to the cycle) and LoginResponse; a \
+            malformed frame and its Error; Ping and Pong; and, --denied of them, a connection refused with \
+            Server is full. For the denials the node is first held full for one address (the first \
+            --source-ips, or 127.0.0.2 for a node on loopback) by up to --hold-max connections: this needs the \
+            node's per-address limit (--max-connections-per-ip, default 1000); without it they are skipped and \
+            the report says why. The other cycles come from the second --source-ips or the default address. \
+            The node's VmRSS (the first --pid, or the one for the first node) is read at the start, after \
+            the --warmup cycles, half way and at the end, each time once the node holds no more descriptors \
+            than before the cycles and --settle seconds more.
+            """
+    )
+    @OptionGroup var options: BenchOptions
+    func run() throws { try runMode(.churn, options) }
 }
 
 /// Prints the table for JSON results written by earlier runs (one object per line or per file).
@@ -223,6 +266,8 @@ func runMode(_ mode: Mode, _ options: BenchOptions) throws {
         result = try LoginRun(config: config).run()
     case .idle:
         result = try IdleRun(config: config).run()
+    case .churn:
+        result = try ChurnRun(config: config).run()
     }
     emit(result, config: config)
     if case .object(let fields) = result, case .number(let code)? = fields.first(where: { $0.0 == "exit_code" })?.1, code != 0 {

@@ -2,7 +2,7 @@ import ArgumentParser
 import NIOCore
 
 enum Mode: String, Sendable {
-    case closed, rate, logins, idle, `private`
+    case closed, rate, logins, idle, `private`, churn
 }
 
 struct NodeAddress: Sendable, Equatable, CustomStringConvertible {
@@ -56,6 +56,12 @@ struct RunConfig: Sendable {
     var idOffset: Int
     /// Clients of the whole run (all idle workers together).
     var totalClients: Int
+    /// churn: cycles in all (warm-up included), warm-up cycles, share of denied cycles, most
+    /// connections held to make the node full.
+    var churnCycles = 200_000
+    var churnWarmup = 20_000
+    var churnDenied = 0.2
+    var churnHoldMax = 2000
 
     var namePrefix: String { "b\(tag)_" }
     func userName(_ i: Int) -> String { namePrefix + String(i) }

@@ -29,6 +29,7 @@ enum ReportPrinter {
         let fanout = results.filter { ["closed", "rate", "private"].contains($0["mode"]?.string ?? "") }
         let logins = results.filter { $0["mode"]?.string == "logins" }
         let idle = results.filter { $0["mode"]?.string == "idle" }
+        let churn = results.filter { $0["mode"]?.string == "churn" }
 
         if !fanout.isEmpty {
             let f = fanout[0]
@@ -125,6 +126,44 @@ enum ReportPrinter {
                     }
                 }
             }
+        }
+        if !churn.isEmpty {
+            if !out.isEmpty { out += "\n" }
+            out += "== churn (connect/close cycles) ==\n"
+            for r in churn { out += churnLines(r) }
+        }
+        return out
+    }
+
+    static func churnLines(_ r: JSONValue) -> String {
+        let mb = { (key: String) -> String in
+            guard let kb = r[key]?.double, kb >= 0 else { return "-" }
+            return fmt(kb / 1024, 1) + " MB"
+        }
+        let bytes = { (key: String) -> String in r[key]?.double.map { fmt($0, 1) } ?? "-" }
+        let kinds: String = {
+            if case .object(let f)? = r["kinds"] { return f.filter { ($0.1.int ?? 0) > 0 }.map { "\($0.0) \($0.1.int ?? 0)" }.joined(separator: ", ") }
+            return ""
+        }()
+        var out = "\(r["label"]?.string ?? "?"): \(r["completed"]?.int ?? 0)/\(r["cycles"]?.int ?? 0) cycles (\(r["warmup"]?.int ?? 0) warm-up) "
+            + "to \(r["target"]?.string ?? "?"), concurrency \(r["concurrency"]?.int ?? 0): "
+            + "\(fmt(r["cycles_per_s"]?.double ?? 0, 0)) cycles/s after warm-up (warm-up \(fmt(r["warmup_cycles_per_s"]?.double ?? 0, 0))/s), "
+            + "cycle p50 \(fmt(r["p50_ms"]?.double ?? 0, 2)) ms p99 \(fmt(r["p99_ms"]?.double ?? 0, 2)) ms; failed \(r["failed"]?.int ?? 0)\n"
+        out += "  kinds: \(kinds); denials: \(r["denials_note"]?.string ?? "-")"
+            + ((r["held_lost"]?.int ?? 0) > 0 ? " (the node closed \(r["held_lost"]?.int ?? 0) of them during the run)" : "") + "\n"
+        if case .object(let f)? = r["failures"], !f.isEmpty {
+            out += "  failures: " + f.map { "\($0.0) x\($0.1.int ?? 0)" }.joined(separator: ", ") + "\n"
+        }
+        if r["bytes_per_cycle"]?.double != nil {
+            out += "  \(r["node"]?.string ?? "node") RSS: \(mb("rss_start_kb")) start"
+                + ((r["held_connections"]?.int ?? 0) > 0 ? ", \(mb("rss_held_kb")) holding \(r["held_connections"]?.int ?? 0)" : "")
+                + ", \(mb("rss_warm_kb")) after warm-up, \(mb("rss_mid_kb")) half way, \(mb("rss_end_kb")) at the end"
+                + (r["rss_released_kb"]?.double != nil ? ", \(mb("rss_released_kb")) released" : "") + "\n"
+            out += "  growth after warm-up: \(bytes("bytes_per_cycle")) B/cycle = \(bytes("kb_per_100k_cycles")) KB per 100,000 cycles "
+                + "(first half \(bytes("bytes_per_cycle_first_half")), second half \(bytes("bytes_per_cycle_second_half")) B/cycle; "
+                + "warm-up \(bytes("warmup_bytes_per_cycle")) B/cycle)  cpu% \(cpuNames(r)) \(cpuValues(r))\n"
+        } else {
+            out += "  no node memory figures (give --pid of the target node)\n"
         }
         return out
     }

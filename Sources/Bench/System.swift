@@ -131,6 +131,18 @@ enum Proc {
 
     static func rssKB(_ pid: Int32) -> Int64 { statusKB(pid, "VmRSS") }
 
+    /// Open descriptors of a process (entries of /proc/PID/fd; -1 if unreadable).
+    static func fdCount(_ pid: Int32) -> Int {
+        guard let dir = opendir("/proc/\(pid)/fd") else { return -1 }
+        defer { closedir(dir) }
+        var n = 0
+        while let entry = readdir(dir) {
+            let first = withUnsafeBytes(of: entry.pointee.d_name) { $0.first ?? 0 }
+            if first != UInt8(ascii: ".") { n += 1 }
+        }
+        return n
+    }
+
     /// utime + stime of a process in clock ticks (-1 if unreadable).
     static func cpuTicks(_ pid: Int32) -> Int64 {
         guard let text = readWholeFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return -1 }

@@ -127,4 +127,53 @@ enum SmokeEnvironment {
         #expect(r["foreign"]?.int == 0, "\(summary)")
         #expect(status == 0, "\(summary)")
     }
+
+    /// A short churn run against one real node (alone, no Redis), held full for 127.0.0.2 by its
+    /// per-address limit: every cycle completes as its kind expects and the report has the memory
+    /// fields. Memory and speed are measured by the benchmark, not asserted here.
+    @Test func churnAgainstOneNode() throws {
+        let bin = SmokeEnvironment.binDirectory
+        let node = bin + "/chorus-node"
+        let bench = bin + "/chorus-bench"
+        guard access(node, X_OK) == 0, access(bench, X_OK) == 0 else {
+            Issue.record("build chorus-node and chorus-bench first (looked in \(bin))")
+            return
+        }
+        let logDir = "/tmp/chorus-bench-smoke-\(getpid())"
+        mkdir(logDir, 0o755)
+        let port = SmokeEnvironment.freePort()
+        let nodeProcess = try ChildProcess(
+            executable: node,
+            arguments: ["--host", "127.0.0.1", "--port", String(port), "--threads", "1",
+                        "--max-connections", "1000", "--max-connections-per-ip", "20"],
+            logPath: "\(logDir)/churn-node.log")
+        defer { nodeProcess.stop() }
+        try #require(SmokeEnvironment.waitUntilAccepting(port), "chorus-node did not start on \(port)")
+
+        let run = try ChildProcess(
+            executable: bench,
+            arguments: ["churn", "--nodes", "127.0.0.1:\(port)", "--pid", "node=\(nodeProcess.pid)",
+                        "--cycles", "1000", "--warmup", "200", "--denied", "0.2", "--concurrency", "8",
+                        "--settle", "0.1", "--json", "--quiet", "--max-runtime", "120"])
+        var lines: [String] = []
+        while let line = run.readLine() { lines.append(line) }
+        let status = run.wait()
+        let jsonLine = try #require(lines.last { $0.hasPrefix("{") }, "no JSON from chorus-bench (exit status \(status)): \(lines)")
+        let r = try JSONValue.parse(jsonLine)
+        let summary = "result: \(jsonLine); node log in \(logDir)"
+
+        #expect(r["mode"]?.string == "churn", "\(summary)")
+        #expect(r["completed"]?.int == 1000, "\(summary)")
+        #expect(r["failed"]?.int == 0, "\(summary)")
+        #expect(r["denials"]?.string == "held", "\(summary)")
+        #expect(r["held_connections"]?.int == 20, "\(summary)")
+        for kind in ["closed", "login", "malformed", "ping", "denied"] {
+            #expect(r["kinds"]?[kind]?.int == 200, "\(kind): \(summary)")
+        }
+        for field in ["cycles_per_s", "rss_start_kb", "rss_warm_kb", "rss_end_kb", "bytes_per_cycle", "kb_per_100k_cycles"] {
+            #expect(r[field]?.double != nil, "\(field): \(summary)")
+        }
+        #expect(status == 0, "\(summary)")
+        #expect(ReportPrinter.table([r]).contains("B/cycle"), "\(summary)")
+    }
 }
