@@ -39,6 +39,12 @@ public struct RoomTracker: Sendable {
         public var from: UInt64
         public var incarnation: UInt64
         public var members: Bool
+
+        public init(from: UInt64, incarnation: UInt64, members: Bool) {
+            self.from = from
+            self.incarnation = incarnation
+            self.members = members
+        }
     }
 
     public init() {}
