@@ -40,14 +40,15 @@ public struct SessionState: Sendable {
         case .failure(let reason): return .failure(reason)
         case .success(let valid): name = valid
         }
+        if !passwordMatches(name, password) { return .failure(.incorrectPassword) }
         return .success((name, UserProfile(name: name.display, variables: variables)))
     }
 
     /// Whether logins check passwords (the node has accounts).
     public var checksPasswords: Bool { !limits.accounts.isEmpty }
 
-    /// The account password check of a login that passed `checkLogin`: true when the node
-    /// has no accounts or the password is the name's.
+    /// The account password check of `checkLogin`: true when the node has no accounts or
+    /// the password is the name's.
     public func passwordMatches(_ name: UserName, _ password: String) -> Bool {
         !checksPasswords || limits.accounts[name.key] == password
     }

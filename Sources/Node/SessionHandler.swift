@@ -374,8 +374,11 @@ final class SessionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func login(name: String, password: String, variables: [Variable]) {
-        switch state.checkLogin(name: name, password: password, variables: variables) {
+    private func login(name raw: String, password: String, variables: [Variable]) {
+        switch state.checkLogin(name: raw, password: password, variables: variables) {
+        case .failure(.incorrectPassword):
+            guard case .success(let name) = UserName.validate(raw, maxLength: state.limits.maxNameLength) else { return }
+            checkAccount(name, passwordMatches: false) { _ in }
         case .failure(let reason):
             write(.loginDenied(reason: reason.rawValue))
         case .success(let (name, _)) where name.mixesScripts:
@@ -392,7 +395,7 @@ final class SessionHandler: ChannelDuplexHandler {
             }
         case .success(let (name, profile)):
             if state.checksPasswords {
-                checkAccount(name, password: password) { $0.claim(name, profile: profile) }
+                checkAccount(name, passwordMatches: true) { $0.claim(name, profile: profile) }
             } else {
                 claim(name, profile: profile)
             }
@@ -400,9 +403,9 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     /// The account check of a login (PROTOCOL.md section 7): a name locked out after too
-    /// many wrong passwords, on any node, gets `Too many attempts`; a wrong password is
-    /// counted cluster-wide and answered as the session's penalty says.
-    private func checkAccount(_ name: UserName, password: String, then accepted: @escaping (SessionHandler) -> Void) {
+    /// many wrong passwords, on any node, gets `Too many attempts`, right password or not;
+    /// a wrong password is counted cluster-wide and answered as the session's penalty says.
+    private func checkAccount(_ name: UserName, passwordMatches: Bool, then accepted: @escaping (SessionHandler) -> Void) {
         let bus = node.bus
         let key = name.key
         perform({ () async throws(ClusterError) -> Bool in try await bus.isLockedOut(nameKey: key) }) { session, result in
@@ -412,7 +415,7 @@ final class SessionHandler: ChannelDuplexHandler {
                 session.write(.loginDenied(reason: Reason.clusterUnavailable.rawValue))
             case .success(true):
                 session.answerWrongPassword(.loginDenied(reason: Reason.tooManyAttempts.rawValue))
-            case .success(false) where session.state.passwordMatches(name, password):
+            case .success(false) where passwordMatches:
                 accepted(session)
             case .success(false):
                 session.perform({ () async throws(ClusterError) -> Bool in try await bus.recordWrongPassword(nameKey: key) }) { session, result in

@@ -33,10 +33,14 @@ final class RedisScriptRunner: Sendable {
     }
 
     private let prefix: String
-    private let shas = Mutex<[Script: String]>([:])
+    private let prefixBuffer: ByteBuffer
+    private let shas = Mutex<[Script: ByteBuffer]>([:])
+    private static let evalsha = ByteBuffer(string: "EVALSHA")
+    private static let noKeys = ByteBuffer(string: "0")
 
     init(prefix: String) {
         self.prefix = prefix
+        self.prefixBuffer = ByteBuffer(string: prefix)
     }
 
     /// Loads every script (pipelined) and remembers their SHAs.
@@ -44,7 +48,7 @@ final class RedisScriptRunner: Sendable {
         let replies = Script.allCases.map { ($0, link.send(["SCRIPT", "LOAD", $0.source])) }
         for (script, reply) in replies {
             guard let sha = try await reply.get().string else { throw RedisCommandError(message: "SCRIPT LOAD gave no SHA") }
-            shas.withLock { $0[script] = sha }
+            shas.withLock { $0[script] = ByteBuffer(string: sha) }
         }
     }
 
@@ -55,11 +59,12 @@ final class RedisScriptRunner: Sendable {
 
     /// Starts a call with binary arguments, passed on byte for byte.
     func start(_ script: Script, _ args: [ByteBuffer], on link: RedisLink) -> EventLoopFuture<RESPValue> {
-        let prefix = ByteBuffer(string: self.prefix)
+        let prefix = prefixBuffer
         guard let sha = shas.withLock({ $0[script] }) else {
-            return link.send([ByteBuffer(string: "EVAL"), ByteBuffer(string: script.source), ByteBuffer(string: "0"), prefix] + args)
+            return link.send([ByteBuffer(string: "EVAL"), ByteBuffer(string: script.source), Self.noKeys, prefix] + args)
         }
-        let call = [ByteBuffer(string: "EVALSHA"), ByteBuffer(string: sha), ByteBuffer(string: "0"), prefix] + args
+        var call = [Self.evalsha, sha, Self.noKeys, prefix]
+        call.append(contentsOf: args)
         return link.send(call).flatMapError { error in
             guard let redisError = error as? RedisCommandError, redisError.message.hasPrefix("NOSCRIPT") else {
                 return link.eventLoop.makeFailedFuture(error)
