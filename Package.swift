@@ -80,6 +80,8 @@ let package = Package(
         ),
         .testTarget(name: "WireTests", dependencies: ["Wire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "ChatDomainTests", dependencies: ["ChatDomain", "CSpoofChecker"]),
+        // docs/protocol.md checked against the code: every reason and every request action.
+        .testTarget(name: "ProtocolDocumentTests", dependencies: ["Wire", "ChatDomain", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "ClusterBusTests", dependencies: ["ClusterBus", "ChatDomain", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "NodeTests", dependencies: ["Wire", "Node", "ChatDomain", "ClusterBus", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),

@@ -1,5 +1,6 @@
-/// The stable reason strings of PROTOCOL.md. Clients and tests match these byte for byte.
-public enum Reason: String, Sendable, Error, Equatable {
+/// The stable reason strings of the protocol (docs/protocol.md, "Reasons"). Clients and tests
+/// match these byte for byte; `allCases` is what the document's reason table is checked against.
+public enum Reason: String, Sendable, Error, Equatable, CaseIterable {
     // Connection
     case serverFull = "Server is full"
     // Login

@@ -35,6 +35,13 @@ public enum ClientRequest: Sendable, Equatable {
         }
     }
 
+    /// Every action the decoder understands, spelled canonically (the decoder's own table,
+    /// ``RequestAction``): any other action decodes as ``unknown(action:)``. docs/protocol.md
+    /// documents exactly these.
+    public static var knownActions: [String] {
+        RequestAction.allCases.map(\.rawValue)
+    }
+
     /// Decodes one frame: `<XmlDoc><Action>NAME</Action><Parameters>...</Parameters></XmlDoc>`.
     ///
     /// Element names and the action are matched ignoring ASCII letter case; the action is trimmed
