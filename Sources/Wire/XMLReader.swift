@@ -5,8 +5,9 @@ import NIOCore
 /// It accepts exactly what PROTOCOL.md section 1 allows and refuses everything else:
 /// - input must be well-formed UTF-8 (no overlong forms, surrogates, or truncated sequences),
 ///   and every character, literal or referenced, must match the XML 1.0 `Char` production;
-/// - an optional XML declaration may open the document (after optional white space); DTDs,
-///   other markup declarations and any other processing instruction are refused;
+/// - a UTF-8 byte order mark may precede everything, and an optional XML declaration may open
+///   the document (after optional white space); DTDs, other markup declarations and any other
+///   processing instruction are refused;
 /// - only the five predefined entities and numeric character references are understood;
 /// - CDATA sections are accepted wherever character data is; comments are skipped;
 /// - ``XMLLimits`` are enforced as the bytes are read, and nesting is tracked on an explicit
@@ -15,8 +16,9 @@ import NIOCore
 /// Deliberately, line ends and attribute-value white space are *not* normalized: the protocol
 /// promises that text arrives "byte for byte after XML unescaping".
 public enum XMLReader {
-    /// Parses exactly one document: the root element, optionally preceded by an XML declaration,
-    /// white space and comments, and followed by nothing but white space and comments.
+    /// Parses exactly one document: the root element, optionally preceded by a byte order mark,
+    /// an XML declaration, white space and comments, and followed by nothing but white space and
+    /// comments.
     public static func parse(_ bytes: ByteBuffer, limits: XMLLimits = XMLLimits()) throws(XMLParseError) -> XMLElement {
         let result = bytes.withUnsafeReadableBytes { pointer in
             Result { () throws(XMLParseError) -> XMLElement in
@@ -54,6 +56,7 @@ private struct XMLParser {
     // MARK: Document structure
 
     mutating func parseDocument() throws(XMLParseError) -> XMLElement {
+        _ = consume("\u{FEFF}")  // the UTF-8 byte order mark, PROTOCOL.md section 1
         skipWhitespace()
         let declaration: StaticString = "<?xml"
         let afterName = position + declaration.utf8CodeUnitCount
