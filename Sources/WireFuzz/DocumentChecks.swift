@@ -17,12 +17,14 @@ let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 /// - an accepted tree, written back by ``XMLWriter``, holds no 0x00 and reads back to a tree that
 ///   writes the same bytes again;
 /// - a byte order mark in front changes nothing (but the offsets of a refusal);
+/// - smaller limits refuse exactly what exceeds them (``checkLimits(_:outcome:)``);
 /// - a policy file request is the bare `<policy-file-request/>` element;
 /// - a decoded request passes ``checkRequestRoundTrip(_:)`` and ``checkEchoes(_:)``.
 func checkDocument(_ frame: [UInt8]) {
     let buffer = ByteBuffer(bytes: frame)
     let outcome = read(frame, limits: defaultLimits)
     checkByteOrderMark(frame, outcome: outcome)
+    checkLimits(frame, outcome: outcome)
 
     let tree: XMLElement
     switch outcome {
