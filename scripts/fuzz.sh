@@ -7,8 +7,8 @@
 # Environment:
 #   FUZZ_SECONDS  seconds of fuzzing after the replay (default 60; 0: replay the corpus only).
 #                 A slow machine runs fewer inputs in that time; it never fails for being slow.
-#   FUZZ_MERGE=1  afterwards, copy into Tests/Fuzz/corpus the new inputs that reach new code,
-#                 to review and commit by hand.
+#   FUZZ_MERGE=1  afterwards, copy into Tests/Fuzz/corpus the fewest new inputs that reach
+#                 code the corpus does not (edges, not hit counts), to review and commit by hand.
 # Arguments are passed on to libFuzzer (e.g. -only_ascii=1, -seed=42).
 #
 # New inputs go to .build-fuzz/corpus (never committed), reproducers to .build-fuzz/artifacts.
@@ -83,7 +83,7 @@ echo "fuzz: passed: no input broke a property (new inputs kept in $found)" >&2
 
 if [ "${FUZZ_MERGE:-0}" = 1 ]; then
   before=$(find "$corpus" -type f | wc -l)
-  "$fuzzer" -merge=1 -dict="$dictionary" -max_len=70000 -timeout=120 -rss_limit_mb=4096 \
+  "$fuzzer" -set_cover_merge=1 -use_counters=0 -max_len=70000 -timeout=120 -rss_limit_mb=4096 \
     "$corpus" "$found" >>"$log" 2>&1 || {
     tail -n 30 "$log" >&2
     echo "fuzz: merging into $corpus failed (full log: $log)" >&2
