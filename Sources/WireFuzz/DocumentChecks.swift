@@ -30,6 +30,7 @@ func checkDocument(_ frame: [UInt8]) {
     switch outcome {
     case .failure(let refusal):
         require(refusal.offset >= 0 && refusal.offset <= frame.count, "\(refusal) points outside the \(frame.count)-byte frame")
+        require(!isPolicyFileRequest(buffer), "a policy file request is refused: \(refusal)")
         do {
             let request = try ClientRequest.decode(buffer, limits: defaultLimits)
             violation("the reader refuses (\(refusal)) what the request decoder accepts as \(request)")
