@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "chorus-node", targets: ["chorus-node"]),
         .executable(name: "chorus-bench", targets: ["Bench"]),
+        .executable(name: "chorus-wire-fuzz", targets: ["WireFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
@@ -76,6 +77,19 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        // libFuzzer's driver entry point, for chorus-wire-fuzz built with -sanitize=fuzzer.
+        .systemLibrary(name: "CLibFuzzer"),
+        // chorus-wire-fuzz: the libFuzzer target over framing, XML and requests (scripts/fuzz.sh);
+        // a plain build makes it a replayer of saved inputs.
+        .executableTarget(
+            name: "WireFuzz",
+            dependencies: [
+                "Wire",
+                "CLibFuzzer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "WireTests", dependencies: ["Wire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),

@@ -1,10 +1,27 @@
 #!/usr/bin/env bash
 # Runs every test: installs what the tests need (hiredis, redis-server, haproxy,
-# docker-compose), builds, and runs the whole suite. Exit status is swift test's.
+# docker-compose), builds, runs the whole suite, then fuzzes the wire code for a bounded time
+# (scripts/fuzz.sh; FUZZ_SECONDS, default 60). Exit status: non-zero if the suite or the
+# fuzzer failed. Arguments go to swift test (e.g. --filter WireTests); such a partial run
+# skips the fuzzer.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-deps.sh
 swift build --build-tests
 # Suites start real redis-server and chorus-node processes; run one test at a time so a
 # small CI machine does not starve them (timing-dependent checks stay honest).
-swift test --skip-build --no-parallel "$@"
+tests=0
+swift test --skip-build --no-parallel "$@" || tests=$?
+
+fuzz=0
+if [ $# -eq 0 ]; then
+  scripts/fuzz.sh || fuzz=$?
+else
+  echo "test: partial run (arguments given): the wire fuzzer is skipped; run scripts/fuzz.sh for it" >&2
+fi
+
+if [ "$tests" -ne 0 ] || [ "$fuzz" -ne 0 ]; then
+  [ "$tests" -eq 0 ] || echo "test: FAILED: swift test exited with status $tests (see above)" >&2
+  [ "$fuzz" -eq 0 ] || echo "test: FAILED: the wire fuzzer (scripts/fuzz.sh) found a problem or could not run (see above)" >&2
+  exit 1
+fi

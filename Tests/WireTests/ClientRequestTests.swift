@@ -46,6 +46,11 @@ import Wire
         }
     }
 
+    @Test func decodesARequestAfterAByteOrderMark() throws {
+        let frame = ByteBuffer(bytes: [0xEF, 0xBB, 0xBF] + Array("<?xml version=\"1.0\"?><XmlDoc><Action>Ping</Action></XmlDoc>".utf8))
+        #expect(try ClientRequest.decode(frame) == .ping)
+    }
+
     @Test func decodesCreateRoomWithEveryPart() throws {
         let parameters = """
             <Zone><Name>Chat</Name><Room Hidden="true" Updatable="false" Numbered="false" FloodingFilterEnabled="true" UserVariablesEnabled="false">\

@@ -103,6 +103,21 @@ import Wire
         #expect(refusal(bytes: [0xFF, 0xFE] + Array("<\0a\0/\0>\0".utf8)) == .contentOutsideRootElement, "UTF-16 is not accepted")
     }
 
+    // Found by chorus-wire-fuzz: PROTOCOL.md section 1 accepts a byte order mark, the reader
+    // refused every document that had one.
+    @Test func byteOrderMarkIsAcceptedBeforeEverything() throws {
+        let mark: [UInt8] = [0xEF, 0xBB, 0xBF]
+        #expect(try XMLReader.parse(ByteBuffer(bytes: mark + Array("<a/>".utf8))).name == "a")
+        #expect(try XMLReader.parse(ByteBuffer(bytes: mark + Array("<?xml version=\"1.0\"?>\n<a/>".utf8))).name == "a")
+        #expect(refusal(bytes: mark + Array(" <!-- c --><a/>".utf8)) == nil)
+        // One mark, at the very start only; offsets count it.
+        #expect(refusal(bytes: mark + mark + Array("<a/>".utf8)) == .contentOutsideRootElement)
+        #expect(refusal(bytes: Array(" ".utf8) + mark + Array("<a/>".utf8)) == .contentOutsideRootElement)
+        #expect(refusal(bytes: Array("<a>".utf8) + mark + Array("</a>".utf8)) == nil)
+        #expect(refusalError(bytes: mark + Array("<a>".utf8)) == XMLParseError(.unexpectedEnd, at: 6))
+        #expect(refusal(bytes: mark) == .missingRootElement)
+    }
+
     @Test func commentsAreSkipped() throws {
         let root = try parse("<!-- before --><a>x<!-- <b/> & -->y</a><!-- after -->\n")
         #expect(root.text == "xy")
