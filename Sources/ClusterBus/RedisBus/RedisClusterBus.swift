@@ -1,6 +1,7 @@
 import ChatDomain
 import Logging
 import NIOCore
+import RedisClient
 import Synchronization
 
 /// The cluster on Redis: names, sessions, rooms and zones in Redis keys, changed only by

@@ -2,7 +2,7 @@ import NIOCore
 
 /// A Redis connection could not be made or failed. When a connection fails, every command
 /// outstanding on it fails with the same error and the connection is closed.
-public enum RedisConnectionError: Error, Sendable, Hashable, CustomStringConvertible {
+enum RedisConnectionError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The TCP connection was not established within `RedisConfiguration.connectTimeout`.
     case connectTimeout(TimeAmount)
     /// The TCP connection could not be established (refused, unreachable, unresolvable...).
@@ -26,7 +26,7 @@ public enum RedisConnectionError: Error, Sendable, Hashable, CustomStringConvert
     /// The connection is closed (by either side).
     case connectionClosed
 
-    public var description: String {
+    var description: String {
         switch self {
         case .connectTimeout(let amount): "connecting to Redis timed out after \(Self.format(amount))"
         case .connectFailed(let reason): "cannot connect to Redis: \(reason)"

@@ -1,4 +1,4 @@
-import ClusterBus
+@testable import RedisClient
 import NIOCore
 import Testing
 

@@ -7,9 +7,9 @@ import NIOCore
 /// every message of that read (see `RedisMessageBatchHandler`). `subscribe`/`unsubscribe`
 /// complete when Redis has confirmed every channel; messages read before a confirmation are
 /// delivered before its future completes. Callable from any thread.
-public final class RedisSubscriberConnection: Sendable {
-    public let eventLoop: any EventLoop
-    public let configuration: RedisConfiguration
+final class RedisSubscriberConnection: Sendable {
+    let eventLoop: any EventLoop
+    let configuration: RedisConfiguration
     private let channel: any Channel
     private let handler: NIOLoopBound<RedisConnectionHandler>
 
@@ -24,7 +24,7 @@ public final class RedisSubscriberConnection: Sendable {
     }
 
     /// Connects and authenticates when configured (no `SELECT`: channels span databases).
-    public static func connect(
+    static func connect(
         to configuration: RedisConfiguration, eventLoop: any EventLoop, logger: Logger,
         onMessages: @escaping RedisMessageBatchHandler
     ) -> EventLoopFuture<RedisSubscriberConnection> {
@@ -35,30 +35,30 @@ public final class RedisSubscriberConnection: Sendable {
     }
 
     /// Subscribes to `channels`; completes once all are confirmed. An empty list succeeds at once.
-    public func subscribe(_ channels: [ByteBuffer]) -> EventLoopFuture<Void> {
+    func subscribe(_ channels: [ByteBuffer]) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
         enqueue(.init(arguments: .buffers([Self.subscribeCommand] + channels), kind: .subscribe(channels: channels.count, promise)))
         return promise.futureResult
     }
 
-    public func subscribe(_ channels: [String]) -> EventLoopFuture<Void> {
+    func subscribe(_ channels: [String]) -> EventLoopFuture<Void> {
         subscribe(channels.map { ByteBuffer(string: $0) })
     }
 
     /// Unsubscribes from `channels`; completes once all are confirmed. An empty list succeeds at
     /// once (it does not mean "all channels" here).
-    public func unsubscribe(_ channels: [ByteBuffer]) -> EventLoopFuture<Void> {
+    func unsubscribe(_ channels: [ByteBuffer]) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
         enqueue(.init(arguments: .buffers([Self.unsubscribeCommand] + channels), kind: .unsubscribe(channels: channels.count, promise)))
         return promise.futureResult
     }
 
-    public func unsubscribe(_ channels: [String]) -> EventLoopFuture<Void> {
+    func unsubscribe(_ channels: [String]) -> EventLoopFuture<Void> {
         unsubscribe(channels.map { ByteBuffer(string: $0) })
     }
 
     /// Round trip through Redis (allowed in subscribed mode); for health checks.
-    public func ping() -> EventLoopFuture<Void> {
+    func ping() -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: RESPValue.self)
         enqueue(.init(arguments: .strings(["PING"]), kind: .command(promise)))
         return promise.futureResult.map { _ in }
@@ -70,16 +70,16 @@ public final class RedisSubscriberConnection: Sendable {
         eventLoop.execute { [handler] in handler.value.enqueue(request) }
     }
 
-    public var isActive: Bool {
+    var isActive: Bool {
         channel.isActive
     }
 
     @discardableResult
-    public func close() -> EventLoopFuture<Void> {
+    func close() -> EventLoopFuture<Void> {
         channel.close().recover { _ in }
     }
 
-    public var closeFuture: EventLoopFuture<Void> {
+    var closeFuture: EventLoopFuture<Void> {
         channel.closeFuture
     }
 

@@ -47,7 +47,7 @@ public enum RESPValue: Sendable, Hashable {
     }
 
     /// True for the null bulk string and the null array.
-    public var isNull: Bool {
+    var isNull: Bool {
         switch self {
         case .bulk(nil), .array(nil): true
         default: false
@@ -55,7 +55,7 @@ public enum RESPValue: Sendable, Hashable {
     }
 
     /// The message of an error reply; nil for anything else.
-    public var errorMessage: String? {
+    var errorMessage: String? {
         if case .error(let message) = self { return message }
         return nil
     }

@@ -3,15 +3,15 @@ import NIOCore
 /// Delays between reconnection attempts: exponential (by default 100 ms doubling up to 2 s),
 /// each randomly shortened by up to `jitter` of itself so that many nodes losing the same
 /// Redis do not reconnect in lockstep.
-public struct RedisBackoff: Sendable, Hashable {
-    public var initialDelay: TimeAmount
-    public var maximumDelay: TimeAmount
-    public var multiplier: Double
+struct RedisBackoff: Sendable, Hashable {
+    var initialDelay: TimeAmount
+    var maximumDelay: TimeAmount
+    var multiplier: Double
     /// Fraction of each delay that is random: the delay for an attempt is uniform in
     /// `[(1 - jitter) × base, base]`. 0 disables jitter; clamped to 0...1.
-    public var jitter: Double
+    var jitter: Double
 
-    public init(
+    init(
         initialDelay: TimeAmount = .milliseconds(100),
         maximumDelay: TimeAmount = .seconds(2),
         multiplier: Double = 2,
@@ -24,7 +24,7 @@ public struct RedisBackoff: Sendable, Hashable {
     }
 
     /// The delay before attempt `attempt` (1 for the first retry), without jitter.
-    public func baseDelay(forAttempt attempt: Int) -> TimeAmount {
+    func baseDelay(forAttempt attempt: Int) -> TimeAmount {
         let initial = Double(max(initialDelay.nanoseconds, 0))
         let maximum = Double(max(maximumDelay.nanoseconds, initialDelay.nanoseconds, 0))
         let exponent = Double(max(attempt - 1, 0))
@@ -33,12 +33,12 @@ public struct RedisBackoff: Sendable, Hashable {
     }
 
     /// The delay before attempt `attempt` (1 for the first retry), with jitter.
-    public func delay(forAttempt attempt: Int) -> TimeAmount {
+    func delay(forAttempt attempt: Int) -> TimeAmount {
         var generator = SystemRandomNumberGenerator()
         return delay(forAttempt: attempt, using: &generator)
     }
 
-    public func delay(forAttempt attempt: Int, using generator: inout some RandomNumberGenerator) -> TimeAmount {
+    func delay(forAttempt attempt: Int, using generator: inout some RandomNumberGenerator) -> TimeAmount {
         let base = Double(baseDelay(forAttempt: attempt).nanoseconds)
         let fraction = min(max(jitter, 0), 1)
         let factor = 1 - fraction * Double.random(in: 0..<1, using: &generator)

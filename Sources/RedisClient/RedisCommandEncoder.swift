@@ -6,29 +6,29 @@ import NIOCore
 ///
 /// Arguments are lent to hiredis in place (no intermediate arrays or strings); hiredis's output
 /// is copied once, straight into the destination buffer, and freed.
-public struct RedisCommandEncoder: Sendable {
+struct RedisCommandEncoder: Sendable {
     /// Redis's default `proto-max-bulk-len` is 512 MB; hiredis reports lengths as `int`.
-    public static let maxCommandBytes = 512 * 1024 * 1024
+    static let maxCommandBytes = 512 * 1024 * 1024
     /// Beyond this many arguments, argument pointers are gathered through one scratch copy
     /// instead of one nested closure per argument.
     static let maxNestedArguments = 32
 
-    public init() {}
+    init() {}
 
-    public func encode(_ argv: [ByteBuffer], into buffer: inout ByteBuffer) throws {
+    func encode(_ argv: [ByteBuffer], into buffer: inout ByteBuffer) throws {
         try encodeArguments(argv, into: &buffer)
     }
 
-    public func encode(_ argv: [String], into buffer: inout ByteBuffer) throws {
+    func encode(_ argv: [String], into buffer: inout ByteBuffer) throws {
         try encodeArguments(argv, into: &buffer)
     }
 
-    public func encode(_ argv: [[UInt8]], into buffer: inout ByteBuffer) throws {
+    func encode(_ argv: [[UInt8]], into buffer: inout ByteBuffer) throws {
         try encodeArguments(argv, into: &buffer)
     }
 
     /// Any collection of arguments (`ByteBuffer`, `String`, `[UInt8]`, or your own `RedisArgument`).
-    public func encodeArguments<Arguments: RandomAccessCollection>(_ argv: Arguments, into buffer: inout ByteBuffer) throws
+    func encodeArguments<Arguments: RandomAccessCollection>(_ argv: Arguments, into buffer: inout ByteBuffer) throws
     where Arguments.Element: RedisArgument {
         let count = argv.count
         guard count > 0 else { throw RedisConnectionError.invalidCommand("empty command") }

@@ -20,17 +20,17 @@ import Darwin
 /// `redis-server` is taken from `$REDIS_SERVER` or `PATH`. Should the test process die
 /// without calling `stop()`, a small watchdog shell kills the server when the process's end
 /// of a pipe closes; `deinit` also kills a server still running.
-final class RedisServer: Sendable {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+public final class RedisServer: Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    let host = "127.0.0.1"
-    let port: Int
+    public let host = "127.0.0.1"
+    public let port: Int
     /// `--requirepass`, if any.
-    let password: String?
+    public let password: String?
     /// Extra `redis-server` arguments given to `start`.
-    let arguments: [String]
+    public let arguments: [String]
     private let executable: String
     private let directory: String
     private let running: Mutex<Running?>
@@ -43,16 +43,16 @@ final class RedisServer: Sendable {
     }
 
     /// `redis://[:password@]127.0.0.1:port`.
-    var url: String {
+    public var url: String {
         "redis://" + (password.map { ":\($0)@" } ?? "") + "\(host):\(port)"
     }
 
     /// The server's process id while running.
-    var pid: Int32? {
+    public var pid: Int32? {
         running.withLock { $0?.process.processIdentifier }
     }
 
-    var isRunning: Bool {
+    public var isRunning: Bool {
         running.withLock { $0?.process.isRunning ?? false }
     }
 
@@ -74,7 +74,7 @@ final class RedisServer: Sendable {
     }
 
     /// Starts a server on a free port and waits until it answers PING.
-    static func start(password: String? = nil, arguments: [String] = []) async throws -> RedisServer {
+    public static func start(password: String? = nil, arguments: [String] = []) async throws -> RedisServer {
         let executable = try findExecutable()
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("chorus-redis-\(getpid())-\(UInt64.random(in: 0...UInt64.max))").path
@@ -97,7 +97,7 @@ final class RedisServer: Sendable {
     }
 
     /// Runs `body` with a fresh server and stops the server afterwards, also when `body` throws.
-    static func with<Result>(
+    public static func with<Result>(
         password: String? = nil, arguments: [String] = [], _ body: (RedisServer) async throws -> Result
     ) async throws -> Result {
         let server = try await start(password: password, arguments: arguments)
@@ -116,7 +116,7 @@ final class RedisServer: Sendable {
     /// Uses `SHUTDOWN NOSAVE` rather than SIGTERM: processes started with Foundation's `Process`
     /// from a test inherit the test thread's signal mask, in which SIGTERM is blocked. Falls back
     /// to SIGKILL after 3 s.
-    func stop() async {
+    public func stop() async {
         guard let stopping = running.withLock({ current -> Running? in
             defer { current = nil }
             return current
@@ -136,7 +136,7 @@ final class RedisServer: Sendable {
     }
 
     /// Stops the server and starts a new, empty one on the same port with the same options.
-    func restart() async throws {
+    public func restart() async throws {
         await stop()
         var lastError: any Error = Failure(description: "no attempt made")
         // The port is ours unless another process grabs it meanwhile; retry briefly.
@@ -155,12 +155,12 @@ final class RedisServer: Sendable {
     }
 
     /// Freezes the server (SIGSTOP): connections stay open but nothing is answered.
-    func pause() {
+    public func pause() {
         if let pid { _ = kill(pid, SIGSTOP) }
     }
 
     /// Undoes `pause()` (SIGCONT).
-    func resume() {
+    public func resume() {
         if let pid { _ = kill(pid, SIGCONT) }
     }
 

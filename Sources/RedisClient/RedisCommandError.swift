@@ -9,7 +9,7 @@ public struct RedisCommandError: Error, Sendable, Hashable, CustomStringConverti
     }
 
     /// The error code: the first word of the message (`ERR`, `WRONGTYPE`, `NOAUTH`, ...).
-    public var code: Substring {
+    var code: Substring {
         message.prefix { $0 != " " }
     }
 

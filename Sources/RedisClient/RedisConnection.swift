@@ -8,9 +8,9 @@ import NIOCore
 /// with one `execute`). Error replies fail with `RedisCommandError` and leave the connection
 /// usable; connection failures (`RedisConnectionError`) close it and fail everything pending.
 /// No reconnection here; see `RedisLink`.
-public final class RedisConnection: Sendable {
-    public let eventLoop: any EventLoop
-    public let configuration: RedisConfiguration
+final class RedisConnection: Sendable {
+    let eventLoop: any EventLoop
+    let configuration: RedisConfiguration
     private let channel: any Channel
     private let handler: NIOLoopBound<RedisConnectionHandler>
 
@@ -24,7 +24,7 @@ public final class RedisConnection: Sendable {
     /// Connects, then authenticates (`AUTH [username] password`) and selects the database when
     /// configured. Fails with a `RedisConnectionError` (`connectTimeout`, `connectFailed`,
     /// `authenticationFailed`, `selectFailed`, ...). `eventLoop` must be a NIOPosix event loop.
-    public static func connect(
+    static func connect(
         to configuration: RedisConfiguration, eventLoop: any EventLoop, logger: Logger
     ) -> EventLoopFuture<RedisConnection> {
         RedisBootstrap.connect(to: configuration, eventLoop: eventLoop, mode: .commands, logger: logger)
@@ -34,12 +34,12 @@ public final class RedisConnection: Sendable {
     }
 
     /// Sends one command, e.g. `[ByteBuffer(string: "GET"), key]`.
-    public func send(_ argv: [ByteBuffer]) -> EventLoopFuture<RESPValue> {
+    func send(_ argv: [ByteBuffer]) -> EventLoopFuture<RESPValue> {
         send(.buffers(argv))
     }
 
     /// Sends one command, e.g. `["SET", "key", "value"]` (UTF-8).
-    public func send(_ argv: [String]) -> EventLoopFuture<RESPValue> {
+    func send(_ argv: [String]) -> EventLoopFuture<RESPValue> {
         send(.strings(argv))
     }
 
@@ -55,18 +55,18 @@ public final class RedisConnection: Sendable {
     }
 
     /// False once the connection failed or was closed.
-    public var isActive: Bool {
+    var isActive: Bool {
         channel.isActive
     }
 
     /// Closes the connection; pending commands fail with `RedisConnectionError.connectionClosed`.
     @discardableResult
-    public func close() -> EventLoopFuture<Void> {
+    func close() -> EventLoopFuture<Void> {
         channel.close().recover { _ in }  // already closed is fine
     }
 
     /// Completes when the connection is closed, for whatever reason.
-    public var closeFuture: EventLoopFuture<Void> {
+    var closeFuture: EventLoopFuture<Void> {
         channel.closeFuture
     }
 

@@ -24,8 +24,8 @@ public final class RedisLink: Sendable {
     public typealias ReconnectHook = @Sendable () async throws -> Void
 
     public let eventLoop: any EventLoop
-    public let configuration: RedisConfiguration
-    public let backoff: RedisBackoff
+    let configuration: RedisConfiguration
+    let backoff: RedisBackoff
     private let logger: Logger
     private let onMessages: RedisMessageBatchHandler
     private let onReconnect: ReconnectHook?
@@ -64,11 +64,24 @@ public final class RedisLink: Sendable {
         }
     }
 
-    public init(
+    /// A link to `configuration`, reconnecting with the default backoff (100 ms doubling to
+    /// 2 s, with jitter).
+    public convenience init(
         configuration: RedisConfiguration,
         eventLoop: any EventLoop,
         logger: Logger,
-        backoff: RedisBackoff = RedisBackoff(),
+        onMessages: @escaping RedisMessageBatchHandler,
+        onReconnect: ReconnectHook? = nil
+    ) {
+        self.init(configuration: configuration, eventLoop: eventLoop, logger: logger, backoff: RedisBackoff(),
+                  onMessages: onMessages, onReconnect: onReconnect)
+    }
+
+    init(
+        configuration: RedisConfiguration,
+        eventLoop: any EventLoop,
+        logger: Logger,
+        backoff: RedisBackoff,
         onMessages: @escaping RedisMessageBatchHandler,
         onReconnect: ReconnectHook? = nil
     ) {
@@ -90,7 +103,7 @@ public final class RedisLink: Sendable {
     }
 
     /// The channels the link keeps subscribed.
-    public var subscribedChannels: Set<ByteBuffer> {
+    var subscribedChannels: Set<ByteBuffer> {
         state.withLock { $0.channels }
     }
 

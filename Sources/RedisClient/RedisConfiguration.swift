@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// Where Redis is and how to talk to it. A plain value; every field has a default.
@@ -5,32 +6,32 @@ import NIOCore
 /// `description`, `debugDescription`, `redacted` and reflection (`dump`, `Mirror`) never show
 /// the password, so the configuration can be logged as is.
 public struct RedisConfiguration: Sendable, Hashable {
-    public var host: String
-    public var port: Int
+    var host: String
+    var port: Int
     /// Database selected with `SELECT` right after connecting, unless 0.
-    public var db: Int
+    var db: Int
     /// ACL user name for `AUTH username password` (Redis 6+); nil for `AUTH password`.
-    public var username: String?
+    var username: String?
     /// Password for `AUTH`; nil sends no `AUTH`.
-    public var password: String?
+    var password: String?
     /// Limit on establishing the TCP connection.
-    public var connectTimeout: TimeAmount
+    var connectTimeout: TimeAmount
     /// Limit on waiting for the reply to the oldest outstanding command. When it passes, the
     /// connection is closed and every outstanding command fails with `replyTimeout`.
-    public var replyTimeout: TimeAmount
+    var replyTimeout: TimeAmount
     /// Commands awaiting a reply on one connection; beyond it `send` fails at once with
     /// `tooManyPendingCommands`.
-    public var maxPendingCommands: Int
+    var maxPendingCommands: Int
     /// Largest single reply accepted, counted both on the wire and as hiredis's in-memory reply
     /// objects; a larger reply fails the connection with `replyTooLarge`.
-    public var maxReplyBytes: Int
+    var maxReplyBytes: Int
     /// How often `RedisLink` pings its connections to notice a dead or stalled Redis when idle
     /// (a missing pong then trips `replyTimeout`); nil disables pings.
-    public var healthCheckInterval: TimeAmount?
+    var healthCheckInterval: TimeAmount?
 
-    public static let defaultPort = 6379
+    static let defaultPort = 6379
 
-    public init(
+    init(
         host: String = "127.0.0.1",
         port: Int = RedisConfiguration.defaultPort,
         db: Int = 0,

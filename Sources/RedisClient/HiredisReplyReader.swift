@@ -12,7 +12,7 @@ import NIOCore
 /// than it received). Nesting is limited by hiredis itself (depth 7).
 ///
 /// Not thread-safe: one reader belongs to one connection, on its event loop.
-public final class HiredisReplyReader {
+final class HiredisReplyReader {
     private let reader: UnsafeMutablePointer<redisReader>
     private let functions: UnsafeMutablePointer<redisReplyObjectFunctions>
     private let budget: UnsafeMutablePointer<Budget>
@@ -22,7 +22,7 @@ public final class HiredisReplyReader {
     private var bytesSinceLastReply = 0
     private var failure: RedisConnectionError?
 
-    public let maxReplyBytes: Int
+    let maxReplyBytes: Int
 
     /// Rough heap cost of one hiredis reply object (48-byte `redisReply` plus malloc overhead).
     static let objectOverhead = 64
@@ -43,7 +43,7 @@ public final class HiredisReplyReader {
         }
     }
 
-    public init(maxReplyBytes: Int = 64 * 1024 * 1024, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+    init(maxReplyBytes: Int = 64 * 1024 * 1024, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         precondition(maxReplyBytes > 0, "maxReplyBytes must be positive")
         guard let reader = redisReaderCreate() else {
             fatalError("redisReaderCreate failed: out of memory")
@@ -105,7 +105,7 @@ public final class HiredisReplyReader {
     }
 
     /// Adds bytes received from Redis. Throws if the reader already failed.
-    public func feed(_ bytes: ByteBuffer) throws {
+    func feed(_ bytes: ByteBuffer) throws {
         if let failure { throw failure }
         guard bytes.readableBytes > 0 else { return }
         let status = bytes.withUnsafeReadableBytes { raw in
@@ -116,7 +116,7 @@ public final class HiredisReplyReader {
     }
 
     /// The next complete reply, or nil when more bytes are needed.
-    public func next() throws -> RESPValue? {
+    func next() throws -> RESPValue? {
         try withNextReply { reply in Self.value(of: reply, allocator: allocator) }
     }
 

@@ -1,4 +1,5 @@
-import ClusterBus
+import ChorusTesting
+@testable import RedisClient
 import NIOCore
 import Testing
 
