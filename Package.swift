@@ -34,16 +34,26 @@ let package = Package(
             name: "CHiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
-        // What makes nodes one cluster: the in-process bus and the Redis bus.
+        // A Redis client on SwiftNIO: pipelined command connection, subscriber connection,
+        // hiredis's reply reader and argv formatter, and a link that reconnects both.
         .target(
-            name: "ClusterBus",
+            name: "RedisClient",
             dependencies: [
-                "ChatDomain",
                 "CHiredis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // What makes nodes one cluster: the in-process bus and the Redis bus.
+        .target(
+            name: "ClusterBus",
+            dependencies: [
+                "ChatDomain",
+                "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The node as a library: sessions, fan-out, listeners, wired by `ChorusNode`.
@@ -96,9 +106,12 @@ let package = Package(
         .testTarget(name: "ChatDomainTests", dependencies: ["ChatDomain", "CSpoofChecker"]),
         // docs/protocol.md checked against the code: every reason and every request action.
         .testTarget(name: "ProtocolDocumentTests", dependencies: ["Wire", "ChatDomain", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "ClusterBusTests", dependencies: ["ClusterBus", "ChatDomain", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        // Test support shared by the test targets: a throwaway redis-server.
+        .target(name: "ChorusTesting", path: "Tests/ChorusTesting"),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "ChorusTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ClusterBusTests", dependencies: ["ClusterBus", "RedisClient", "ChatDomain", "ChorusTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "NodeTests", dependencies: ["Wire", "Node", "ChatDomain", "ClusterBus", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "NodeTests", dependencies: ["Wire", "Node", "ChatDomain", "ClusterBus", "ChorusTesting", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "DeployTests", dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 import ChatDomain
 import Logging
 import NIOCore
+import RedisClient
 import Synchronization
 
 /// The cluster on Redis: names, sessions, rooms and zones in Redis keys, changed only by
@@ -400,28 +401,39 @@ public final class RedisClusterBus: ClusterBus {
 
     /// Subscribes to a room's channel before a local session joins it (so the session's own
     /// join event, and everything after it, arrives); counts local interest. Every joiner
-    /// waits for the same confirmation. Subscribe and unsubscribe commands are issued inside
-    /// the same lock as the interest count, so Redis sees them in the order of the decisions
-    /// (a late UNSUBSCRIBE can never undo a newer SUBSCRIBE).
+    /// waits for the same confirmation. The decisions are `SubscriptionStateMachine`'s; the
+    /// commands are issued inside the same lock as the decisions, so Redis sees them in the
+    /// order of the decisions (a late UNSUBSCRIBE can never undo a newer SUBSCRIBE).
     private func subscribe(to room: RoomRef) async throws(ClusterError) {
         let link = try readyLink
         let channel = keys.roomChannel(room)
-        let confirmed: EventLoopFuture<Void> = local.withLock { state in
-            var interest = state.rooms[room] ?? RoomInterest(channel: channel, ref: ByteBuffer(string: RedisKeys.roomRef(room)))
-            interest.count += 1
-            let confirmed = interest.confirmed ?? link.subscribe([channel])
-            interest.confirmed = confirmed
-            state.rooms[room] = interest
-            state.channels[channel] = room
-            return confirmed
-        }
-        do {
-            try await confirmed.get()
-        } catch {
-            local.withLock { state in
-                if state.rooms[room]?.confirmed === confirmed { state.rooms[room]?.confirmed = nil }
+        let waiting = local.withLock { state -> (SubscriptionStateMachine<RoomRef>.Attempt, EventLoopFuture<Void>)? in
+            if state.rooms[room] == nil {
+                state.rooms[room] = RoomInterest(channel: channel, ref: ByteBuffer(string: RedisKeys.roomRef(room)))
+                state.channels[channel] = room
             }
-            unsubscribe(from: room)
+            switch state.subscriptions.subscribe(room) {
+            case .subscribe(let attempt):
+                let confirmation = link.subscribe([channel])
+                state.rooms[room]!.confirmation = confirmation
+                return (attempt, confirmation)
+            case .waitForConfirmation(let attempt):
+                return state.rooms[room]!.confirmation.map { (attempt, $0) }
+            case .none:
+                return nil
+            }
+        }
+        guard let (attempt, confirmation) = waiting else { return }
+        do {
+            try await confirmation.get()
+            local.withLock { $0.subscriptions.subscribeSucceeded(room, attempt: attempt) }
+        } catch {
+            let link = try? self.link
+            local.withLock { state in
+                if state.subscriptions.subscribeFailed(room, attempt: attempt) == .unsubscribe {
+                    Self.forget(room, in: &state, link: link)
+                }
+            }
             throw .unavailable
         }
     }
@@ -429,16 +441,17 @@ public final class RedisClusterBus: ClusterBus {
     private func unsubscribe(from room: RoomRef) {
         let link = try? link
         local.withLock { state in
-            guard var interest = state.rooms[room] else { return }
-            interest.count -= 1
-            if interest.count > 0 {
-                state.rooms[room] = interest
-                return
+            if state.subscriptions.unsubscribe(room) == .unsubscribe {
+                Self.forget(room, in: &state, link: link)
             }
-            state.rooms[room] = nil
-            state.channels[interest.channel] = nil
-            _ = link?.unsubscribe([interest.channel])
         }
+    }
+
+    /// The last local interest in `room` is gone: UNSUBSCRIBE (under the caller's lock).
+    private static func forget(_ room: RoomRef, in state: inout LocalState, link: RedisLink?) {
+        guard let interest = state.rooms.removeValue(forKey: room) else { return }
+        state.channels[interest.channel] = nil
+        _ = link?.unsubscribe([interest.channel])
     }
 
     // MARK: Events
@@ -618,14 +631,17 @@ struct RoomInterest: Sendable {
     var ref: ByteBuffer
     /// The room's stream as this node receives it, and its members as its clients know them.
     var tracker = RoomTracker()
-    /// Local sessions in the room or joining it.
-    var count = 0
-    /// The SUBSCRIBE confirmation every joiner waits for.
-    var confirmed: EventLoopFuture<Void>?
+    /// The confirmation of the last SUBSCRIBE issued (`LocalState.subscriptions` says
+    /// whether it is pending); every joiner waits for it.
+    var confirmation: EventLoopFuture<Void>?
 }
 
 struct LocalState: Sendable {
     var sessions: [SessionID: LocalSession] = [:]
+    /// Rooms this node has local interest in (members or joiners): exactly the rooms
+    /// `subscriptions` knows.
     var rooms: [RoomRef: RoomInterest] = [:]
     var channels: [ByteBuffer: RoomRef] = [:]
+    /// Local interest per room, and when to SUBSCRIBE and UNSUBSCRIBE.
+    var subscriptions = SubscriptionStateMachine<RoomRef>()
 }

@@ -1,4 +1,5 @@
 import ChatDomain
+import RedisClient
 import NIOCore
 
 /// Turns what the bus's channels carry back into cluster events. Everything read from

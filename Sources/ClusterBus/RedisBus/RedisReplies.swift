@@ -1,4 +1,5 @@
 import ChatDomain
+import RedisClient
 
 /// Reads the scripts' replies (flat arrays, see RedisScripts). A reply of the wrong shape
 /// is treated as the cluster being unavailable, never trusted.

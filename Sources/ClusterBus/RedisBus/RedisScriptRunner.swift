@@ -1,4 +1,5 @@
 import NIOCore
+import RedisClient
 import Synchronization
 
 /// Loads the Lua scripts once (SCRIPT LOAD) and calls them by SHA (EVALSHA); a script Redis

@@ -1,9 +1,11 @@
 import ChatDomain
+import ChorusTesting
 import ClusterBus
 import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+@testable import RedisClient
 import Synchronization
 import Testing
 

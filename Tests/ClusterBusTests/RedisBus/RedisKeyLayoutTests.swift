@@ -2,6 +2,7 @@ import ChatDomain
 import ClusterBus
 import Logging
 import NIOCore
+@testable import RedisClient
 import Testing
 
 /// Issue 8: no room, zone or name, however built, can make one Redis key stand for another;

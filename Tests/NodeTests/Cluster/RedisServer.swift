@@ -1,1 +1,0 @@
-../../ClusterBusTests/Support/RedisServer.swift
