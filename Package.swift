@@ -78,12 +78,22 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
-        .testTarget(name: "WireTests", dependencies: ["Wire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
-        .testTarget(name: "ChatDomainTests", dependencies: ["ChatDomain", "CSpoofChecker"]),
-        .testTarget(name: "ClusterBusTests", dependencies: ["ClusterBus", "ChatDomain", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
-        .testTarget(name: "BenchTests", dependencies: ["Bench", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "NodeTests", dependencies: ["Wire", "Node", "ChatDomain", "ClusterBus", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
-        .testTarget(name: "DeployTests", dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        // The test kit: ports, the built binaries, child processes, the protocol test client and
+        // its frames, `eventually`, the cluster event describer.
+        .target(
+            name: "ChorusTesting",
+            dependencies: [
+                "Wire", "ClusterBus",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/ChorusTesting"
+        ),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "ChorusTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
+        .testTarget(name: "ChatDomainTests", dependencies: ["ChatDomain", "ChorusTesting", "CSpoofChecker"]),
+        .testTarget(name: "ClusterBusTests", dependencies: ["ClusterBus", "ChorusTesting", "ChatDomain", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "ChorusTesting", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "NodeTests", dependencies: ["Wire", "ChorusTesting", "Node", "ChatDomain", "ClusterBus", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "DeployTests", dependencies: ["ChorusTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]
 )
