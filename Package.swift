@@ -102,17 +102,25 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "WireTests", dependencies: ["Wire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
-        .testTarget(name: "ChatDomainTests", dependencies: ["ChatDomain", "CSpoofChecker"]),
+        // The test kit: ports, the built binaries, child processes, a throwaway redis-server,
+        // the protocol test client and its frames, `eventually`, the cluster event describer.
+        .target(
+            name: "ChorusTesting",
+            dependencies: [
+                "Wire", "ClusterBus",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/ChorusTesting"
+        ),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "ChorusTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
+        .testTarget(name: "ChatDomainTests", dependencies: ["ChatDomain", "ChorusTesting", "CSpoofChecker"]),
         // docs/protocol.md checked against the code: every reason and every request action.
         .testTarget(name: "ProtocolDocumentTests", dependencies: ["Wire", "ChatDomain", .product(name: "NIOCore", package: "swift-nio")]),
-        // Test support shared by the test targets: a throwaway redis-server.
-        .target(name: "ChorusTesting", path: "Tests/ChorusTesting"),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "ChorusTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ClusterBusTests", dependencies: ["ClusterBus", "RedisClient", "ChatDomain", "ChorusTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "BenchTests", dependencies: ["Bench", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "ChorusTesting", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "NodeTests", dependencies: ["Wire", "Node", "ChatDomain", "ClusterBus", "ChorusTesting", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
-        .testTarget(name: "DeployTests", dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "DeployTests", dependencies: ["ChorusTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]
 )

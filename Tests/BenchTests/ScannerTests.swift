@@ -1,3 +1,4 @@
+import ChorusTesting
 import Testing
 @testable import Bench
 

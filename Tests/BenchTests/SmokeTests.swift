@@ -1,3 +1,5 @@
+import ChorusTesting
+import Foundation
 import Testing
 @testable import Bench
 
@@ -7,65 +9,37 @@ import Glibc
 import Musl
 #endif
 
-/// Processes and ports for a real 2-node cluster on 127.0.0.1.
+/// What the smoke runs need besides the kit: redis-server, and where the logs go.
 enum SmokeEnvironment {
-    /// The directory of the running test executable: SwiftPM puts chorus-node and chorus-bench
-    /// next to it.
-    static var binDirectory: String {
-        let exe = ownExecutablePath()
-        // …/debug/chorus-packageTests.xctest (Linux) or …/debug/X.xctest/Contents/MacOS/X (macOS)
-        var parts = exe.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        if let k = parts.firstIndex(where: { $0.hasSuffix(".xctest") }) {
-            parts = Array(parts[..<k])
-        } else {
-            parts.removeLast()
-        }
-        return parts.joined(separator: "/")
-    }
-
-    static func which(_ program: String) -> String? {
-        for dir in (getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin").split(separator: ":") {
-            let path = "\(dir)/\(program)"
-            if access(path, X_OK) == 0 { return path }
-        }
-        return nil
-    }
-
     static var redisServer: String? { which("redis-server") }
 
-    /// A port that was free a moment ago (bind to 0, read, close).
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
+    /// A directory for the logs of this test process's runs (kept for failure messages).
+    static func logDirectory() -> String {
+        let path = "/tmp/chorus-bench-smoke-\(getpid())"
+        mkdir(path, 0o755)
+        return path
     }
 
-    static func accepts(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+    /// Starts `executable` with its output in `log`.
+    static func start(_ executable: String, _ arguments: [String], log: String) throws -> ChorusTesting.ChildProcess {
+        try ChorusTesting.ChildProcess(executable: executable, arguments: arguments, log: URL(fileURLWithPath: log))
     }
 
-    static func waitUntilAccepting(_ port: Int, seconds: Double = 20) -> Bool {
-        let deadline = monotonicNanos() + UInt64(seconds * 1e9)
-        while monotonicNanos() < deadline {
-            if accepts(port) { return true }
-            sleepSeconds(0.05)
-        }
-        return false
+    /// SIGTERM, then SIGKILL if it is still running 5 s later.
+    static func stop(_ process: ChorusTesting.ChildProcess) {
+        process.signal(SIGTERM)
+        if process.waitForExitBlocking(timeout: 5) == nil { process.kill() }
+    }
+
+    /// Waits until 127.0.0.1:`port` accepts connections, at most 20 s.
+    static func waitUntilAccepting(_ port: Int) async -> Bool {
+        await eventually(timeout: .seconds(20), every: .milliseconds(50)) { accepts(port: port) }
+    }
+
+    /// Runs chorus-bench to completion: its exit status and output lines.
+    static func bench(_ arguments: [String]) async throws -> (status: Int32, lines: [String]) {
+        let (status, output) = try await run(try Binaries.chorusBench().path, arguments, timeout: .seconds(180))
+        return (status, output.split(separator: "\n").map(String.init))
     }
 }
 
@@ -73,46 +47,35 @@ enum SmokeEnvironment {
     /// A 3-second closed-loop run against a real cluster (redis-server + 2 chorus-node): nothing
     /// may be lost, reordered or disagreed on, and nothing may fail. Speed is not asserted.
     @Test(.enabled(if: SmokeEnvironment.redisServer != nil, "redis-server is not installed"))
-    func closedLoopAgainstTwoNodes() throws {
-        let bin = SmokeEnvironment.binDirectory
-        let node = bin + "/chorus-node"
-        let bench = bin + "/chorus-bench"
-        guard access(node, X_OK) == 0, access(bench, X_OK) == 0 else {
-            Issue.record("build chorus-node and chorus-bench first (looked in \(bin))")
-            return
-        }
-        let logDir = "/tmp/chorus-bench-smoke-\(getpid())"
-        mkdir(logDir, 0o755)
-        var processes: [ChildProcess] = []
-        defer { for p in processes.reversed() { p.stop() } }
+    func closedLoopAgainstTwoNodes() async throws {
+        let node = try Binaries.chorusNode().path
+        let logDir = SmokeEnvironment.logDirectory()
+        var processes: [ChorusTesting.ChildProcess] = []
+        defer { for p in processes.reversed() { SmokeEnvironment.stop(p) } }
 
-        let redisPort = SmokeEnvironment.freePort()
-        processes.append(try ChildProcess(
-            executable: SmokeEnvironment.redisServer!,
-            arguments: ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            logPath: "\(logDir)/redis.log"))
-        try #require(SmokeEnvironment.waitUntilAccepting(redisPort), "redis-server did not start")
+        let redisPort = try freePort()
+        processes.append(try SmokeEnvironment.start(
+            SmokeEnvironment.redisServer!,
+            ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            log: "\(logDir)/redis.log"))
+        try #require(await SmokeEnvironment.waitUntilAccepting(redisPort), "redis-server did not start")
 
         var ports: [Int] = []
         for k in 1...2 {
-            let port = SmokeEnvironment.freePort()
+            let port = try freePort()
             ports.append(port)
-            processes.append(try ChildProcess(
-                executable: node,
-                arguments: ["--host", "127.0.0.1", "--port", String(port), "--redis", "redis://127.0.0.1:\(redisPort)",
-                            "--flood-rate", "100000", "--flood-burst", "100000", "--max-connections", "1000"],
-                logPath: "\(logDir)/node\(k).log"))
+            processes.append(try SmokeEnvironment.start(
+                node,
+                ["--host", "127.0.0.1", "--port", String(port), "--redis", "redis://127.0.0.1:\(redisPort)",
+                 "--flood-rate", "100000", "--flood-burst", "100000", "--max-connections", "1000"],
+                log: "\(logDir)/node\(k).log"))
         }
-        for port in ports { try #require(SmokeEnvironment.waitUntilAccepting(port), "chorus-node did not start on \(port)") }
+        for port in ports { try #require(await SmokeEnvironment.waitUntilAccepting(port), "chorus-node did not start on \(port)") }
 
-        let run = try ChildProcess(
-            executable: bench,
-            arguments: ["closed", "--nodes", ports.map { "127.0.0.1:\($0)" }.joined(separator: ","),
-                        "--clients", "40", "--rooms", "4", "--window", "4", "--duration", "3", "--drain", "10",
-                        "--json", "--quiet", "--max-runtime", "120"])
-        var lines: [String] = []
-        while let line = run.readLine() { lines.append(line) }
-        let status = run.wait()
+        let (status, lines) = try await SmokeEnvironment.bench(
+            ["closed", "--nodes", ports.map { "127.0.0.1:\($0)" }.joined(separator: ","),
+             "--clients", "40", "--rooms", "4", "--window", "4", "--duration", "3", "--drain", "10",
+             "--json", "--quiet", "--max-runtime", "120"])
         let jsonLine = try #require(lines.last { $0.hasPrefix("{") }, "no JSON from chorus-bench (exit status \(status)): \(lines)")
         let r = try JSONValue.parse(jsonLine)
         let summary = "result: \(jsonLine); node logs in \(logDir)"
@@ -131,33 +94,22 @@ enum SmokeEnvironment {
     /// A short churn run against one real node (alone, no Redis), held full for 127.0.0.2 by its
     /// per-address limit: every cycle completes as its kind expects and the report has the memory
     /// fields. Memory and speed are measured by the benchmark, not asserted here.
-    @Test func churnAgainstOneNode() throws {
-        let bin = SmokeEnvironment.binDirectory
-        let node = bin + "/chorus-node"
-        let bench = bin + "/chorus-bench"
-        guard access(node, X_OK) == 0, access(bench, X_OK) == 0 else {
-            Issue.record("build chorus-node and chorus-bench first (looked in \(bin))")
-            return
-        }
-        let logDir = "/tmp/chorus-bench-smoke-\(getpid())"
-        mkdir(logDir, 0o755)
-        let port = SmokeEnvironment.freePort()
-        let nodeProcess = try ChildProcess(
-            executable: node,
-            arguments: ["--host", "127.0.0.1", "--port", String(port), "--threads", "1",
-                        "--max-connections", "1000", "--max-connections-per-ip", "20"],
-            logPath: "\(logDir)/churn-node.log")
-        defer { nodeProcess.stop() }
-        try #require(SmokeEnvironment.waitUntilAccepting(port), "chorus-node did not start on \(port)")
+    @Test func churnAgainstOneNode() async throws {
+        let node = try Binaries.chorusNode().path
+        let logDir = SmokeEnvironment.logDirectory()
+        let port = try freePort()
+        let nodeProcess = try SmokeEnvironment.start(
+            node,
+            ["--host", "127.0.0.1", "--port", String(port), "--threads", "1",
+             "--max-connections", "1000", "--max-connections-per-ip", "20"],
+            log: "\(logDir)/churn-node.log")
+        defer { SmokeEnvironment.stop(nodeProcess) }
+        try #require(await SmokeEnvironment.waitUntilAccepting(port), "chorus-node did not start on \(port)")
 
-        let run = try ChildProcess(
-            executable: bench,
-            arguments: ["churn", "--nodes", "127.0.0.1:\(port)", "--pid", "node=\(nodeProcess.pid)",
-                        "--cycles", "1000", "--warmup", "200", "--denied", "0.2", "--concurrency", "8",
-                        "--settle", "0.1", "--json", "--quiet", "--max-runtime", "120"])
-        var lines: [String] = []
-        while let line = run.readLine() { lines.append(line) }
-        let status = run.wait()
+        let (status, lines) = try await SmokeEnvironment.bench(
+            ["churn", "--nodes", "127.0.0.1:\(port)", "--pid", "node=\(nodeProcess.pid)",
+             "--cycles", "1000", "--warmup", "200", "--denied", "0.2", "--concurrency", "8",
+             "--settle", "0.1", "--json", "--quiet", "--max-runtime", "120"])
         let jsonLine = try #require(lines.last { $0.hasPrefix("{") }, "no JSON from chorus-bench (exit status \(status)): \(lines)")
         let r = try JSONValue.parse(jsonLine)
         let summary = "result: \(jsonLine); node log in \(logDir)"

@@ -1,3 +1,4 @@
+import ChorusTesting
 import ChatDomain
 import Testing
 

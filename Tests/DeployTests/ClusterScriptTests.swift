@@ -1,3 +1,4 @@
+import ChorusTesting
 import Foundation
 import Testing
 
@@ -35,59 +36,59 @@ struct ClusterScriptTests {
         // then ConnectionResponse Accepted) passes on each: L7OK, not a mere L4 connect.
         let serverPorts = try await cluster.serverPorts()
         #expect(serverPorts == ["node1": cluster.nodePort(1), "node2": cluster.nodePort(2), "node3": cluster.nodePort(3)])
-        let healthy = try await eventually(timeout: .seconds(15)) { () -> [String: (status: String, check: String)]? in
+        let healthy = try await eventually(timeout: .seconds(15), every: .milliseconds(200)) { () -> [String: (status: String, check: String)]? in
             let states = try await cluster.serverStates()
             let ok = states.count == 3 && states.values.allSatisfy { $0.status == "UP" && $0.check == "L7OK" }
-            if !ok { throw ClientError("HAProxy's servers are not all UP with L7OK: \(states)") }
+            if !ok { throw TestFailure("HAProxy's servers are not all UP with L7OK: \(states)") }
             return states
         }
         #expect(healthy.count == 3)
         // No session left from start-up, so leastconn sends three clients to three nodes.
-        _ = try await eventually(timeout: .seconds(10)) { () -> Bool? in
+        _ = try await eventually(timeout: .seconds(10), every: .milliseconds(200)) { () -> Bool? in
             let stat = try await cluster.haproxy("show stat")
             let busy = stat.split(separator: "\n").filter { $0.hasPrefix("chorus_nodes,node") }
                 .contains { $0.split(separator: ",", omittingEmptySubsequences: false)[4] != "0" }
             return busy ? nil : true
         }
 
-        let alice = try await TestClient.loggedIn(port: port, name: "alice")
+        let alice = try TestClient.loggedIn(port: port, name: "alice")
         clients.append(alice)
-        let bob = try await TestClient.loggedIn(port: port, name: "bob")
+        let bob = try TestClient.loggedIn(port: port, name: "bob")
         clients.append(bob)
-        let carol = try await TestClient.loggedIn(port: port, name: "carol")
+        let carol = try TestClient.loggedIn(port: port, name: "carol")
         clients.append(carol)
 
         // Where each client landed, by its source port in HAProxy's `show sess`.
-        let placement = try await eventually(timeout: .seconds(5)) { () -> [String: String]? in
+        let placement = try await eventually(timeout: .seconds(5), every: .milliseconds(200)) { () -> [String: String]? in
             let sessions = try await cluster.serverForClientPorts()
             var placed: [String: String] = [:]
             for client in [alice, bob, carol] {
                 guard let local = client.localPort, let server = sessions[local] else { return nil }
-                placed[client.label] = server
+                placed[client.name] = server
             }
             return placed
         }
         #expect(Set(placement.values).count == 3, "clients should be on three different nodes: \(placement)")
 
         // One room list: a room created on alice's node reaches bob's and carol's.
-        try await alice.request("CreateRoom", "<Zone><Name></Name><Room><Name>DeployRoom</Name><Description>made behind HAProxy</Description></Room></Zone>")
-        _ = try await alice.next(action: "CreateRoom", containing: ["<Result>Success</Result>"])
-        _ = try await alice.next(action: "JoinRoom", containing: ["<Result>Success</Result>"])
+        try alice.request("CreateRoom", "<Zone><Name></Name><Room><Name>DeployRoom</Name><Description>made behind HAProxy</Description></Room></Zone>")
+        _ = try alice.next(action: "CreateRoom", containing: ["<Result>Success</Result>"])
+        _ = try alice.next(action: "JoinRoom", containing: ["<Result>Success</Result>"])
         for other in [bob, carol] {
-            _ = try await other.next(action: "UpdateRoomList", timeout: .seconds(10),
+            _ = try other.next(action: "UpdateRoomList", timeout: 10,
                                      containing: ["<MinorAction>CreateRoom</MinorAction>", "<Name>DeployRoom</Name>"])
         }
-        try await carol.request("GetRoomsInZone", "<Zone>Chat</Zone>")
-        _ = try await carol.next(action: "GetRoomsInZone", containing: ["<Name>DeployRoom</Name>"])
+        try carol.request("GetRoomsInZone", "<Zone>Chat</Zone>")
+        _ = try carol.next(action: "GetRoomsInZone", containing: ["<Name>DeployRoom</Name>"])
 
         // One user list: bob joins from another node and sees alice; alice sees bob arrive.
-        try await bob.request("JoinRoom", "<Zone><Name>Chat</Name><Room><Name>DeployRoom</Name><Password></Password></Room></Zone>")
-        _ = try await bob.next(action: "JoinRoom", timeout: .seconds(10),
+        try bob.request("JoinRoom", "<Zone><Name>Chat</Name><Room><Name>DeployRoom</Name><Password></Password></Room></Zone>")
+        _ = try bob.next(action: "JoinRoom", timeout: 10,
                                containing: ["<Result>Success</Result>", "<Name>alice</Name>", "<Name>bob</Name>"])
-        _ = try await alice.next(action: "UpdateUserList", timeout: .seconds(10),
+        _ = try alice.next(action: "UpdateUserList", timeout: 10,
                                  containing: ["<MinorAction>UserJoined</MinorAction>", "<Name>bob</Name>"])
-        try await carol.request("GetLoggedInUserCount")
-        _ = try await carol.next(action: "GetLoggedInUserCount", containing: ["<LoggedInUsers>3</LoggedInUsers>"])
+        try carol.request("GetLoggedInUserCount")
+        _ = try carol.next(action: "GetLoggedInUserCount", containing: ["<LoggedInUsers>3</LoggedInUsers>"])
 
         // Stop bob's node. Its PID comes from the script's cluster.env.
         let stopped = try #require(placement["bob"])
@@ -97,22 +98,22 @@ struct ClusterScriptTests {
         // The node-side fact behind `show sess`: bob's session ends with that node; alice's
         // and carol's do not, and alice sees bob leave (the stopped node took its sessions
         // out of the cluster).
-        #expect(await bob.waitClosed(timeout: .seconds(15)), "bob's connection should end with its node")
-        _ = try await alice.next(action: "UpdateUserList", timeout: .seconds(15),
+        #expect(bob.waitClosed(timeout: 15), "bob's connection should end with its node")
+        _ = try alice.next(action: "UpdateUserList", timeout: 15,
                                  containing: ["<MinorAction>UserLeft</MinorAction>", "<Name>bob</Name>"])
         for survivor in [alice, carol] {
-            try await survivor.request("Ping")
-            _ = try await survivor.next(action: "Pong")
+            try survivor.request("Ping")
+            _ = try survivor.next(action: "Pong")
         }
 
         // New clients still get in through HAProxy, on the remaining nodes; bob's name is
         // free again.
         for name in ["bob", "dave", "erin"] {
-            let client = try await eventually(timeout: .seconds(10)) { () -> TestClient? in
-                try await TestClient.loggedIn(port: port, name: name, timeout: .seconds(3))
+            let client = try await eventually(timeout: .seconds(10), every: .milliseconds(200)) { () -> TestClient? in
+                try TestClient.loggedIn(port: port, name: name, timeout: 3)
             }
             clients.append(client)
-            let server = try await eventually(timeout: .seconds(5)) { () -> String? in
+            let server = try await eventually(timeout: .seconds(5), every: .milliseconds(200)) { () -> String? in
                 guard let local = client.localPort else { return nil }
                 return try await cluster.serverForClientPorts()[local]
             }
@@ -120,9 +121,9 @@ struct ClusterScriptTests {
         }
 
         // And the health check has noticed.
-        let down = try await eventually(timeout: .seconds(10)) { () -> String? in
+        let down = try await eventually(timeout: .seconds(10), every: .milliseconds(200)) { () -> String? in
             let status = try await cluster.serverStates()[stopped]?.status
-            guard let status, status.hasPrefix("DOWN") else { throw ClientError("\(stopped) is \(status ?? "missing"), not DOWN") }
+            guard let status, status.hasPrefix("DOWN") else { throw TestFailure("\(stopped) is \(status ?? "missing"), not DOWN") }
             return status
         }
         #expect(down.hasPrefix("DOWN"))

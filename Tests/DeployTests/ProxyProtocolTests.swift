@@ -1,3 +1,4 @@
+import ChorusTesting
 import Foundation
 import Testing
 
@@ -25,35 +26,35 @@ struct ProxyProtocolTests {
     /// The LOCAL command of v2 (what health checkers may send): no address block.
     static let v2Local: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x20, 0x00, 0x00, 0x00]
 
-    func greeting(_ client: TestClient) async throws -> String {
-        try await client.next(action: "ConnectionResponse")
+    func greeting(_ client: TestClient) throws -> String {
+        try client.next(action: "ConnectionResponse").raw
     }
 
     @Test("v1 header: greeted after the header, limit per claimed address")
     func v1Header() async throws {
         let node = try await SingleNode.start(["--proxy-protocol", "--max-connections-per-ip", "1"])
         do {
-            let first = try await TestClient.connect(port: node.port, label: "first")
+            let first = try TestClient(port: node.port, name: "first")
             // Nothing before the header: the node waits for it.
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(first.inbox.pendingFrames == 0)
-            #expect(!first.inbox.isClosed)
-            try await first.send(text: Self.v1("203.0.113.7", port: 5555))
-            #expect(try await greeting(first).contains(Self.accepted))
+            #expect(try first.collect(for: 0.3).isEmpty)
+            #expect(!first.closedByPeer)
+            try first.send(text: Self.v1("203.0.113.7", port: 5555))
+            #expect(try greeting(first).contains(Self.accepted))
 
-            let sameAddress = try await TestClient.connect(port: node.port, label: "same address")
-            try await sameAddress.send(text: Self.v1("203.0.113.7", port: 5556))
-            #expect(try await greeting(sameAddress).contains(Self.denied))
-            #expect(await sameAddress.waitClosed())
+            let sameAddress = try TestClient(port: node.port, name: "same address")
+            try sameAddress.send(text: Self.v1("203.0.113.7", port: 5556))
+            #expect(try greeting(sameAddress).contains(Self.denied))
+            #expect(sameAddress.waitClosed())
 
-            let otherAddress = try await TestClient.connect(port: node.port, label: "other address")
-            try await otherAddress.send(text: Self.v1("203.0.113.8", port: 5557))
-            #expect(try await greeting(otherAddress).contains(Self.accepted))
+            let otherAddress = try TestClient(port: node.port, name: "other address")
+            try otherAddress.send(text: Self.v1("203.0.113.8", port: 5557))
+            #expect(try greeting(otherAddress).contains(Self.accepted))
 
             // The first session still works.
-            try await first.request("Ping")
-            _ = try await first.next(action: "Pong")
-            #expect(!first.inbox.isClosed)
+            try first.request("Ping")
+            _ = try first.next(action: "Pong")
+            _ = try first.drainAvailable()
+            #expect(!first.closedByPeer)
             for client in [first, sameAddress, otherAddress] { client.close() }
         } catch {
             await node.stop()
@@ -66,28 +67,28 @@ struct ProxyProtocolTests {
     func v2Header() async throws {
         let node = try await SingleNode.start(["--proxy-protocol", "--max-connections-per-ip", "1"])
         do {
-            let first = try await TestClient.connect(port: node.port, label: "v2 first")
-            try await first.send(bytes: Self.v2([198, 51, 100, 7], port: 40000))
-            #expect(try await greeting(first).contains(Self.accepted))
+            let first = try TestClient(port: node.port, name: "v2 first")
+            try first.sendRaw(Self.v2([198, 51, 100, 7], port: 40000))
+            #expect(try greeting(first).contains(Self.accepted))
 
-            let sameAddress = try await TestClient.connect(port: node.port, label: "v2 same address")
-            try await sameAddress.send(bytes: Self.v2([198, 51, 100, 7], port: 40001))
-            #expect(try await greeting(sameAddress).contains(Self.denied))
-            #expect(await sameAddress.waitClosed())
+            let sameAddress = try TestClient(port: node.port, name: "v2 same address")
+            try sameAddress.sendRaw(Self.v2([198, 51, 100, 7], port: 40001))
+            #expect(try greeting(sameAddress).contains(Self.denied))
+            #expect(sameAddress.waitClosed())
 
             // The same client address announced in a v1 header is the same client.
-            let sameAddressV1 = try await TestClient.connect(port: node.port, label: "v1 same address")
-            try await sameAddressV1.send(text: Self.v1("198.51.100.7", port: 40002))
-            #expect(try await greeting(sameAddressV1).contains(Self.denied))
+            let sameAddressV1 = try TestClient(port: node.port, name: "v1 same address")
+            try sameAddressV1.send(text: Self.v1("198.51.100.7", port: 40002))
+            #expect(try greeting(sameAddressV1).contains(Self.denied))
 
-            let otherAddress = try await TestClient.connect(port: node.port, label: "v2 other address")
-            try await otherAddress.send(bytes: Self.v2([198, 51, 100, 8], port: 40003))
-            #expect(try await greeting(otherAddress).contains(Self.accepted))
+            let otherAddress = try TestClient(port: node.port, name: "v2 other address")
+            try otherAddress.sendRaw(Self.v2([198, 51, 100, 8], port: 40003))
+            #expect(try greeting(otherAddress).contains(Self.accepted))
 
             // LOCAL (no address): the connection's own address, 127.0.0.1, applies.
-            let local = try await TestClient.connect(port: node.port, label: "v2 LOCAL")
-            try await local.send(bytes: Self.v2Local)
-            #expect(try await greeting(local).contains(Self.accepted))
+            let local = try TestClient(port: node.port, name: "v2 LOCAL")
+            try local.sendRaw(Self.v2Local)
+            #expect(try greeting(local).contains(Self.accepted))
             for client in [first, sameAddress, sameAddressV1, otherAddress, local] { client.close() }
         } catch {
             await node.stop()
@@ -100,10 +101,10 @@ struct ProxyProtocolTests {
     func headerAndFrameTogether() async throws {
         let node = try await SingleNode.start(["--proxy-protocol"])
         do {
-            let client = try await TestClient.connect(port: node.port)
-            try await client.send(text: Self.v1("192.0.2.1", port: 1234) + "<XmlDoc><Action>Ping</Action><Parameters/></XmlDoc>\0")
-            #expect(try await greeting(client).contains(Self.accepted))
-            _ = try await client.next(action: "Pong")
+            let client = try TestClient(port: node.port)
+            try client.send(text: Self.v1("192.0.2.1", port: 1234) + "<XmlDoc><Action>Ping</Action><Parameters/></XmlDoc>\0")
+            #expect(try greeting(client).contains(Self.accepted))
+            _ = try client.next(action: "Pong")
             client.close()
         } catch {
             await node.stop()
@@ -116,15 +117,16 @@ struct ProxyProtocolTests {
     func noHeader() async throws {
         let node = try await SingleNode.start(["--proxy-protocol", "--max-connections-per-ip", "1"])
         do {
-            let client = try await TestClient.connect(port: node.port, label: "no header")
-            try await client.request("Login", "<Name>mallory</Name><Password></Password><UserVariables/>")
-            #expect(await client.waitClosed(timeout: .seconds(5)))
-            #expect(client.inbox.pendingFrames == 0, "the node answered a connection without a PROXY header")
+            let client = try TestClient(port: node.port, name: "no header")
+            try client.request("Login", "<Name>mallory</Name><Password></Password><UserVariables/>")
+            let framesBeforeClose = try? client.expectClosed(timeout: 5)
+            #expect(framesBeforeClose != nil)
+            #expect(framesBeforeClose?.isEmpty == true, "the node answered a connection without a PROXY header")
 
             // It took no slot: a proper connection is still accepted.
-            let proper = try await TestClient.connect(port: node.port, label: "proper")
-            try await proper.send(text: Self.v1("127.0.0.1", port: 1111))
-            #expect(try await greeting(proper).contains(Self.accepted))
+            let proper = try TestClient(port: node.port, name: "proper")
+            try proper.send(text: Self.v1("127.0.0.1", port: 1111))
+            #expect(try greeting(proper).contains(Self.accepted))
             proper.close()
         } catch {
             await node.stop()

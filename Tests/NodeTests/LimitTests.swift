@@ -1,3 +1,4 @@
+import ChorusTesting
 import Foundation
 import Testing
 
@@ -128,7 +129,7 @@ struct LimitTests {
 
     @Test("--policy-port serves the same policy (to-ports = the client port) and nothing else")
     func policyPort() throws {
-        let policyPort = try Socket.freePort()
+        let policyPort = try freePort()
         let node = try NodeProcess.start(["--policy-port", String(policyPort), "--policy-domain", "*"])
         let flash = try TestClient(port: policyPort, name: "flash", node: node)
         try flash.sendRaw(Array("<policy-file-request/>".utf8) + [0])

@@ -1,3 +1,4 @@
+import ChorusTesting
 import Foundation
 import Testing
 import Wire

@@ -1,3 +1,4 @@
+import ChorusTesting
 import ChatDomain
 import ClusterBus
 import NIOCore
@@ -252,7 +253,7 @@ import Testing
         #expect(try await f.bus.leave(session: alice))
         #expect(f.sink.take() == [
             "room Chat/Lobby left alice",
-            "zone changed Chat users=1 | Lobby users=0",
+            "zone changed Chat/Lobby users=0 zoneUsers=1",
         ])
         #expect(try await f.bus.zoneListing("Chat").rooms.map(\.name) == ["Lobby"])
         // Empty again after a logout: still there, and joinable.
@@ -331,9 +332,9 @@ import Testing
         #expect(joined.zoneUsers == 2)
         #expect(joined.members.map(\.name) == ["a", "b"])
         #expect(f.sink.take() == [
-            "zone created Chat users=2 | Den users=1",
+            "zone created Chat/Den users=1 zoneUsers=2",
             "room Chat/Den joined a",
-            "zone changed Chat users=2 | Den users=2",
+            "zone changed Chat/Den users=2 zoneUsers=2",
             "room Chat/Den joined b",
         ])
     }
@@ -346,7 +347,7 @@ import Testing
         #expect(try await f.bus.leave(session: alice))
         #expect(f.sink.take() == [
             "room Chat/Den left alice",
-            "zone deleted Chat users=1 | Den users=0",
+            "zone deleted Chat/Den users=0 zoneUsers=1",
         ])
         #expect(try await f.bus.zoneListing("Chat") == ZoneListing(zone: "Chat", users: 1, rooms: []))
         #expect(try await f.bus.leave(session: alice) == false, "no room to leave any more")
@@ -363,7 +364,7 @@ import Testing
         #expect(try await f.bus.leave(session: a))
         #expect(f.sink.take() == [
             "room Chat/Den left a",
-            "zone changed Chat users=2 | Den users=1",
+            "zone changed Chat/Den users=1 zoneUsers=2",
         ])
         #expect(try await f.bus.zoneListing("Chat").rooms.map(\.users) == [1])
     }
@@ -376,7 +377,7 @@ import Testing
         await f.bus.logout(session: a)
         #expect(f.sink.take() == [
             "room Chat/Den left a",
-            "zone deleted Chat users=0 | Den users=0",
+            "zone deleted Chat/Den users=0 zoneUsers=0",
         ])
         #expect(try await f.bus.zoneListing("Chat") == ZoneListing(zone: "Chat", users: 0, rooms: []))
     }
@@ -391,8 +392,8 @@ import Testing
         #expect(joined.newZone == nil)
         #expect(f.sink.take() == [
             "room Chat/Lobby left a",
-            "zone changed Chat users=1 | Lobby users=0",
-            "zone created Chat users=1 | Den users=1",
+            "zone changed Chat/Lobby users=0 zoneUsers=1",
+            "zone created Chat/Den users=1 zoneUsers=1",
             "room Chat/Den joined a",
         ])
     }
@@ -438,7 +439,7 @@ import Testing
         #expect(try await f.bus.zoneListing("Chat").users == 1)
         #expect(try await f.bus.zoneListing("Games").users == 1)
         #expect(f.sink.take() == [
-            "zone created Games users=1 | Arena users=1",
+            "zone created Games/Arena users=1 zoneUsers=1",
             "room Games/Arena joined alice",
         ])
 
@@ -485,10 +486,10 @@ import Testing
         let events = f.sink.take()
         #expect(events.first == "room Chat/Lobby left alice")
         #expect(events.dropFirst(2) == [
-            "zone created Games users=1 | Arena users=1",
+            "zone created Games/Arena users=1 zoneUsers=1",
             "room Games/Arena joined alice",
         ])
-        #expect(events.dropFirst().first == "zone changed Chat users=1 | Lobby users=1")
+        #expect(events.dropFirst().first == "zone changed Chat/Lobby users=1 zoneUsers=1")
     }
 
     /// A logout from a room announces the zone's count without the user who left.
@@ -503,7 +504,7 @@ import Testing
         #expect(try await f.bus.zoneListing("Chat").users == 1)
         #expect(f.sink.take() == [
             "room Chat/Lobby left alice",
-            "zone changed Chat users=1 | Lobby users=1",
+            "zone changed Chat/Lobby users=1 zoneUsers=1",
         ])
     }
 
@@ -614,31 +615,8 @@ private final class RecordingSink: ClusterEventSink {
     func take() -> [String] {
         recorded.withLock { events in
             defer { events.removeAll() }
-            return events.map(describe)
+            return events.map { describe($0) }
         }
-    }
-}
-
-/// One line per event, with what a client would see of it:
-/// `zone created Chat users=1 | Arena users=1`, `room Chat/Arena joined alice`, ...
-private func describe(_ event: ClusterEvent) -> String {
-    switch event {
-    case .room(let ref, .message(let bytes)):
-        return "room \(ref) message \(String(buffer: bytes))"
-    case .room(let ref, .joined(_, let profile)):
-        return "room \(ref) joined \(profile.name)"
-    case .room(let ref, .left(_, let profile)):
-        return "room \(ref) left \(profile.name)"
-    case .room(let ref, .lost(let count)):
-        return "room \(ref) lost \(count)"
-    case .zone(let change):
-        return "zone \(change.kind) \(change.zone) users=\(change.zoneUsers) | \(change.room.name) users=\(change.room.users)"
-    case .direct(let session, let bytes):
-        return "direct \(session) \(String(buffer: bytes))"
-    case .evict(let session, let reason):
-        return "evict \(session) \(reason.rawValue)"
-    case .resync:
-        return "resync"
     }
 }
 

@@ -1,3 +1,4 @@
+import ChorusTesting
 import ChatDomain
 import ChorusTesting
 import ClusterBus
@@ -23,8 +24,8 @@ final class BusRecorder: ClusterEventSink {
 
     var events: [ClusterEvent] { recorded.withLock { $0 } }
 
-    /// Every event so far, one line each (see `BusEventText`).
-    var lines: [String] { events.map(BusEventText.describe) }
+    /// Every event so far, one line each (see `describe`).
+    var lines: [String] { events.map { describe($0) } }
 
     func clear() { recorded.withLock { $0.removeAll() } }
 
@@ -39,7 +40,7 @@ final class BusRecorder: ClusterEventSink {
     /// Polls until `predicate` holds for the lines recorded so far, or `timeout` passes.
     @discardableResult
     func waitFor(_ timeout: Duration = .seconds(10), _ predicate: ([String]) -> Bool) async -> Bool {
-        await BusTest.eventually(timeout) { predicate(self.lines) }
+        await eventually(timeout: timeout) { predicate(self.lines) }
     }
 
     /// Polls until a line equal to `line` was recorded, or `timeout` passes.
@@ -49,49 +50,8 @@ final class BusRecorder: ClusterEventSink {
     }
 }
 
-/// One line per event, with what matters to a client:
-/// `room Chat/Arena joined alice`, `zone created Chat/Arena users=1 zoneUsers=2`, ...
-enum BusEventText {
-    static func describe(_ event: ClusterEvent) -> String {
-        switch event {
-        case .room(let ref, .message(let bytes)):
-            return "room \(ref) message \(String(buffer: bytes))"
-        case .room(let ref, .joined(_, let profile)):
-            return "room \(ref) joined \(profile.name)"
-        case .room(let ref, .left(_, let profile)):
-            return "room \(ref) left \(profile.name)"
-        case .room(let ref, .lost(let count)):
-            return "room \(ref) lost \(count)"
-        case .zone(let change):
-            let kind: String
-            switch change.kind {
-            case .created: kind = "created"
-            case .deleted: kind = "deleted"
-            case .changed: kind = "changed"
-            }
-            return "zone \(kind) \(change.zone)/\(change.room.name) users=\(change.room.users) zoneUsers=\(change.zoneUsers)"
-        case .direct(let session, let bytes):
-            return "direct \(session) \(String(buffer: bytes))"
-        case .evict(let session, let reason):
-            return "evict \(session) \(reason.rawValue)"
-        case .resync:
-            return "resync"
-        }
-    }
-}
-
 /// Small helpers of the Redis bus tests.
 enum BusTest {
-    /// Polls `condition` every 20 ms until it holds or `timeout` passes.
-    static func eventually(_ timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return try await condition()
-    }
-
     /// How long `body` takes.
     static func elapsed<T>(_ body: () async throws -> T) async rethrows -> (T, Duration) {
         let start = ContinuousClock.now
@@ -235,15 +195,10 @@ final class BusCluster: Sendable {
                              _ body: (BusCluster) async throws -> Result) async throws -> Result {
         let redis = try await RedisServer.start()
         let cluster = BusCluster(redis: redis, group: MultiThreadedEventLoopGroup(numberOfThreads: 2), prefix: prefix, rules: rules)
-        do {
+        return try await withCleanup({
             for index in 0..<count { try await cluster.addBus(name: "b\(index + 1)") }
-            let result = try await body(cluster)
-            await cluster.close()
-            return result
-        } catch {
-            await cluster.close()
-            throw error
-        }
+            return try await body(cluster)
+        }, cleanup: { await cluster.close() })
     }
 
     /// Starts one more bus. With `ownGroup`, it runs on an event-loop group of its own, which

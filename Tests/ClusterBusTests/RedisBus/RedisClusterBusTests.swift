@@ -1,3 +1,4 @@
+import ChorusTesting
 import ChatDomain
 import ClusterBus
 import NIOCore
@@ -529,7 +530,7 @@ struct RedisClusterBusTests {
             }
             let total = perSender * buses.count
             for bus in buses {
-                #expect(await BusTest.eventually { bus.sink.messages(in: Self.arena).count >= total },
+                #expect(await eventually { bus.sink.messages(in: Self.arena).count >= total },
                         "\(bus.name) got \(bus.sink.messages(in: Self.arena).count) of \(total)")
             }
             let reference = buses[0].sink.messages(in: Self.arena)
@@ -591,7 +592,7 @@ struct RedisClusterBusTests {
             let bytes = ByteBuffer(bytes: Array(0...255).map(UInt8.init) + Array("é🎉".utf8))
             try await a.bus.publishAcknowledged(to: Self.lobby, from: alice, message: bytes)
             for bus in [a, b] {
-                #expect(await BusTest.eventually { bus.sink.events.contains { if case .room(_, .message) = $0 { true } else { false } } })
+                #expect(await eventually { bus.sink.events.contains { if case .room(_, .message) = $0 { true } else { false } } })
                 let received = bus.sink.events.compactMap { event -> ByteBuffer? in
                     if case .room(Self.lobby, .message(let payload)) = event { return payload }
                     return nil

@@ -1,3 +1,4 @@
+import ChorusTesting
 import ChatDomain
 import ClusterBus
 import NIOCore
@@ -59,7 +60,7 @@ struct RedisClusterFailureTests {
             try await cluster.kill(dead)
             // Until the heartbeat expires the name is taken; then a login takes it, reaped or not.
             let (accepted, took) = try await BusTest.elapsed {
-                try await BusTest.eventually(.seconds(12)) { try await a.login("ghost").1.acceptedListing != nil }
+                try await eventually(timeout: .seconds(12)) { try await a.login("ghost").1.acceptedListing != nil }
             }
             #expect(accepted)
             #expect(took < .seconds(8), "took \(took)")
@@ -140,19 +141,19 @@ struct RedisClusterFailureTests {
 
             try await cluster.redis.restart()
             let (restored, took) = try await BusTest.elapsed {
-                try await BusTest.eventually { try await cluster.names() == before }
+                try await eventually { try await cluster.names() == before }
             }
             let namesAfter = try await cluster.names()
             #expect(restored, "names after the restart: \(namesAfter), before: \(before)")
             #expect(took < .seconds(10), "sessions back after \(took)")
-            let membersBack = await BusTest.eventually {
+            let membersBack = await eventually {
                 let lobby = try? await Set(cluster.members(of: Self.lobby))
                 let arena = try? await cluster.members(of: Self.arena)
                 return lobby == [alice.description, bob.description] && arena == [carol.description]
             }
             #expect(membersBack, "room members not restored")
             // Operations work again, and publish reaches the other bus.
-            #expect(await BusTest.eventually { (try? await a.publish("back", to: Self.lobby)) != nil })
+            #expect(await eventually { (try? await a.publish("back", to: Self.lobby)) != nil })
             #expect(await b.sink.waitFor(line: "room Chat/Lobby message back"))
             #expect(try await a.bus.loggedInCount() == 4)
             let listing = try await b.bus.zoneListing("Chat")
@@ -182,7 +183,7 @@ struct RedisClusterFailureTests {
             }
             let before = try await cluster.members(of: Self.lobby)
             try await cluster.redis.restart()
-            let back = await BusTest.eventually { (try? await cluster.members(of: Self.lobby).count) == 6 }
+            let back = await eventually { (try? await cluster.members(of: Self.lobby).count) == 6 }
             #expect(back, "the members were not restored")
             let after = try await cluster.members(of: Self.lobby)
             #expect(after == before, "members in join order: before the restart \(before), after \(after)")
@@ -205,7 +206,7 @@ struct RedisClusterFailureTests {
             try await cluster.redis.restart()
             // The restore of bob's room announces its count (an update): wait for it.
             #expect(await a.sink.waitFor { $0.contains { $0.hasPrefix("zone changed Chat/Arena users=1") } }, "\(a.sink.lines)")
-            #expect(await BusTest.eventually { (try? await cluster.names().count) == 2 })
+            #expect(await eventually { (try? await cluster.names().count) == 2 })
             // Clients had Lobby and Arena in their lists all along: an UpdateRoomList
             // CreateRoom for them would add a second entry.
             #expect(!a.sink.lines.contains { $0.hasPrefix("zone created") },
@@ -252,7 +253,7 @@ struct RedisClusterFailureTests {
             proxy.cut()
             try await cluster.redis.restart()
             var aliceB: SessionID?
-            let claimed = try await BusTest.eventually {
+            let claimed = try await eventually {
                 let (session, result) = try await BusTest.tryLogin(b, "ALICE")
                 switch result {
                 case .success(.accepted): aliceB = session; return true
@@ -266,7 +267,7 @@ struct RedisClusterFailureTests {
 
             proxy.mend()
             #expect(await a.sink.waitFor(line: "evict \(aliceA) Name is already in use"), "\(a.sink.lines)")
-            #expect(await BusTest.eventually { (try? await cluster.names()["carol"]) == carol.description }, "carol was not restored")
+            #expect(await eventually { (try? await cluster.names()["carol"]) == carol.description }, "carol was not restored")
             #expect(try await cluster.names() == ["alice": winner.description, "carol": carol.description])
             #expect(try await cluster.keys().contains("s:\(aliceA)") == false)
             #expect(Set(try await cluster.members(of: Self.lobby)) == [winner.description, carol.description])
@@ -297,7 +298,7 @@ struct RedisClusterFailureTests {
 
             b.sink.clear()
             proxy.mend()
-            let aliceBack = await BusTest.eventually { (try? await cluster.names()) == ["alice": alice.description, "bob": bob.description] }
+            let aliceBack = await eventually { (try? await cluster.names()) == ["alice": alice.description, "bob": bob.description] }
             let namesAfter = try await cluster.names()
             #expect(aliceBack, "alice was not restored: \(namesAfter)")
             #expect(Set(try await cluster.members(of: Self.lobby)) == [alice.description, bob.description])
@@ -307,7 +308,7 @@ struct RedisClusterFailureTests {
             #expect(await b.sink.waitFor(line: "room Chat/Lobby joined alice"),
                     "members on other nodes never hear that the restored session is back in the room: \(b.sink.lines)")
             // And messages flow both ways.
-            #expect(await BusTest.eventually { (try? await a.publish("from alice", to: Self.lobby)) != nil })
+            #expect(await eventually { (try? await a.publish("from alice", to: Self.lobby)) != nil })
             #expect(await b.sink.waitFor(line: "room Chat/Lobby message from alice"))
             try await b.publish("from bob", to: Self.lobby)
             #expect(await a.sink.waitFor(line: "room Chat/Lobby message from bob"))

@@ -1,3 +1,4 @@
+import ChorusTesting
 import ChatDomain
 import ClusterBus
 import NIOCore
@@ -30,7 +31,7 @@ struct RedisPasswordLockoutTests {
             #expect(try await cluster.raw(["EXISTS", "\(cluster.prefix)pwfails:alice"]).int == 0)
             #expect(try #require(try await cluster.raw(["PTTL", "\(cluster.prefix)pwlock:alice"]).int) <= ttl)
             // The lock expires on its own; then the name has its attempts again.
-            #expect(await BusTest.eventually(.seconds(5)) { (try? await a.bus.isLockedOut(nameKey: "alice")) == false })
+            #expect(await eventually(timeout: .seconds(5)) { (try? await a.bus.isLockedOut(nameKey: "alice")) == false })
             #expect(try await !a.bus.recordWrongPassword(nameKey: "alice"))
             #expect(try await !b.bus.recordWrongPassword(nameKey: "alice"))
             #expect(try await !c.bus.isLockedOut(nameKey: "alice"))
@@ -44,7 +45,7 @@ struct RedisPasswordLockoutTests {
             #expect(try await !b.bus.recordWrongPassword(nameKey: "alice"))
             let ttl = try #require(try await cluster.raw(["PTTL", "\(cluster.prefix)pwfails:alice"]).int)
             #expect(ttl > 0 && ttl <= 400, "the window runs from the first wrong password")
-            #expect(await BusTest.eventually(.seconds(5)) {
+            #expect(await eventually(timeout: .seconds(5)) {
                 (try? await cluster.raw(["EXISTS", "\(cluster.prefix)pwfails:alice"]).int) == 0
             })
             #expect(try await !a.bus.recordWrongPassword(nameKey: "alice"), "a fresh count")

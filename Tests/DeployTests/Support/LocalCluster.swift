@@ -1,6 +1,9 @@
+import ChorusTesting
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
+import Testing
 
 /// scripts/cluster.sh running with the debug chorus-node on free ports, and what its
 /// cluster.env says about it.
@@ -35,7 +38,7 @@ final class LocalCluster: Sendable {
         let ports = try freePorts(2 + nodes)
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("CHORUS_") { environment[key] = nil }
-        environment["CHORUS_NODE_BINARY"] = try chorusNodeBinary()
+        environment["CHORUS_NODE_BINARY"] = try Binaries.chorusNode().path
         let arguments = [
             "-n", String(nodes), "-p", String(ports[0]), "--redis-port", String(ports[1]),
             "--node-ports", ports[2...].map(String.init).joined(separator: ","),
@@ -48,7 +51,7 @@ final class LocalCluster: Sendable {
         let envFile = runDirectory.appendingPathComponent("cluster.env")
         do {
             let values = try await eventually(timeout: .seconds(90), every: .milliseconds(100)) { () -> [String: String]? in
-                guard script.isRunning else { throw ClientError("cluster.sh exited early: \(script.log)") }
+                guard script.isRunning else { throw TestFailure("cluster.sh exited early: \(script.log)") }
                 guard let text = try? String(contentsOf: envFile, encoding: .utf8) else { return nil }
                 var values: [String: String] = [:]
                 for line in text.split(separator: "\n") {
@@ -94,7 +97,7 @@ final class LocalCluster: Sendable {
 
     /// Output of one HAProxy runtime API command (the stats socket in the run directory).
     func haproxy(_ command: String) async throws -> String {
-        let inbox = Inbox()
+        let inbox = RawInbox()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -159,11 +162,20 @@ final class LocalCluster: Sendable {
     }
 }
 
+/// What HAProxy's runtime API answered (plain text), and whether it closed the connection.
+private final class RawInbox: Sendable {
+    private let state = Mutex((bytes: [UInt8](), closed: false))
+    func appendRaw(_ bytes: [UInt8]) { state.withLock { $0.bytes += bytes } }
+    func markClosed() { state.withLock { $0.closed = true } }
+    var isClosed: Bool { state.withLock { $0.closed } }
+    var text: String { state.withLock { String(decoding: $0.bytes, as: UTF8.self) } }
+}
+
 /// Collects raw bytes (HAProxy's runtime API answers in plain text).
 private final class RawCollector: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
-    let inbox: Inbox
-    init(inbox: Inbox) { self.inbox = inbox }
+    let inbox: RawInbox
+    init(inbox: RawInbox) { self.inbox = inbox }
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         inbox.appendRaw(buffer.readBytes(length: buffer.readableBytes) ?? [])

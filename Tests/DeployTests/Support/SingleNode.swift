@@ -1,4 +1,6 @@
+import ChorusTesting
 import Foundation
+import Testing
 
 /// One chorus-node (debug build, in-process bus) on a free loopback port.
 final class SingleNode: Sendable {
@@ -18,7 +20,7 @@ final class SingleNode: Sendable {
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("CHORUS_") { environment[key] = nil }
         let child = try ChildProcess(
-            executable: try chorusNodeBinary(),
+            executable: try Binaries.chorusNode().path,
             arguments: ["--host", "127.0.0.1", "--port", String(port), "--threads", "1"] + arguments,
             environment: environment,
             log: directory.appendingPathComponent("node.log"))
@@ -27,7 +29,7 @@ final class SingleNode: Sendable {
             // Ready once it logs that it accepts connections (a probe connection would
             // count against the per-address limit).
             _ = try await eventually(timeout: .seconds(30), every: .milliseconds(50)) { () -> Bool? in
-                guard child.isRunning else { throw ClientError("chorus-node exited: \(child.log)") }
+                guard child.isRunning else { throw TestFailure("chorus-node exited: \(child.log)") }
                 return child.log.contains("accepting connections on") ? true : nil
             }
         } catch {

@@ -1,3 +1,4 @@
+import ChorusTesting
 import Foundation
 import Synchronization
 import Testing
@@ -157,7 +158,7 @@ final class ChatMember: @unchecked Sendable {
     /// Waits until an event from index `from` on matches; returns it, or nil after `timeout`.
     func waitForEvent(from: Int = 0, timeout: Double, _ predicate: (ChatEvent.Kind) -> Bool) async -> ChatEvent? {
         var found: ChatEvent?
-        _ = await faultWait(timeout: timeout) {
+        _ = await eventually(timeout: .seconds(timeout), every: .milliseconds(50)) {
             found = events(from: from).first { predicate($0.kind) }
             return found != nil || inspect(\.closed)
         }
@@ -471,7 +472,7 @@ final class ChatLoad: @unchecked Sendable {
 
     /// Waits until every surviving member's user list is the truth.
     func waitForTrueLists(timeout: Double) async -> Bool {
-        await faultWait(timeout: timeout) { listDifferences().isEmpty }
+        await eventually(timeout: .seconds(timeout), every: .milliseconds(50)) { listDifferences().isEmpty }
     }
 
     /// Members whose user list differs from the truth, described.

@@ -1,3 +1,4 @@
+import ChorusTesting
 import Foundation
 import Testing
 
@@ -162,7 +163,7 @@ struct ClusterTests {
             try bob.send(Request.logout)
             try bob.expect("Logout", result: "Success")
             try bob.expectClosed()
-            let gone = try clusterPoll {
+            let gone = try eventuallyBlocking(timeout: 10, every: 0.05) {
                 try carol.send(Request.privateMessage(to: ["bob"], "late"))
                 let frame = try? carol.waitFor("an answer", timeout: 1) { $0.action == "Error" }
                 return frame?.reason == "User not found" && frame?.param("Detail") == "bob"
@@ -182,7 +183,7 @@ struct ClusterTests {
 
             alice.close()
             let successor = try cluster.client(2, "successor")
-            let freed = try clusterPoll {
+            let freed = try eventuallyBlocking(timeout: 10, every: 0.05) {
                 try successor.send(Request.login("aLiCe"))
                 let response = try successor.waitFor("LoginResponse") { $0.action == "LoginResponse" }
                 return response.result == "Accepted"
@@ -318,14 +319,14 @@ struct ClusterTests {
 
             // A message from node 1 reaches the member on node 2.
             var probe = 0
-            let delivered = try clusterPoll(timeout: 10) {
+            let delivered = try eventuallyBlocking(timeout: 10, every: 0.05) {
                 probe += 1
                 try alice.send(Request.publicMessage("probe \(probe)"))
                 let frames = try bob.collect(for: 0.3)
                 return frames.contains { $0.action == "SendPublicMessage" && $0.message?.hasPrefix("probe ") == true }
             }
             #expect(delivered, "no message from node 1 reached node 2 within 10 s of the restart")
-            let counted = try clusterPoll(timeout: max(1, 10 - Date().timeIntervalSince(restartedAt))) {
+            let counted = try eventuallyBlocking(timeout: max(1, 10 - Date().timeIntervalSince(restartedAt))) {
                 try carol.loggedInUserCount() == "3"
             }
             #expect(counted, "the logged-in count is not back to 3")
@@ -361,7 +362,7 @@ struct ClusterTests {
             }
             await cluster.redis.stop()
             try await cluster.redis.restart()
-            let whole = try clusterPoll {
+            let whole = try eventuallyBlocking(timeout: 10, every: 0.05) {
                 try members[0].loggedInUserCount() == "6"
                     && cluster.redisCLI(["ZCARD", "\(cluster.prefix)members:Chat\u{1F}Lobby"]) == ["6"]
             }
@@ -392,7 +393,7 @@ struct ClusterTests {
             bob.close()  // Temp's only member leaves during the outage
             usleep(300_000)
             try await cluster.redis.restart()
-            let whole = try clusterPoll { try watcher.loggedInUserCount() == "3" }
+            let whole = try eventuallyBlocking(timeout: 10, every: 0.05) { try watcher.loggedInUserCount() == "3" }
             #expect(whole, "the sessions did not come back within 10 s")
             // Pushes may be coalesced for up to 1 s.
             usleep(1_500_000)

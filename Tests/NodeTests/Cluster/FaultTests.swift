@@ -1,3 +1,4 @@
+import ChorusTesting
 import Foundation
 import Synchronization
 import Testing
@@ -57,10 +58,10 @@ struct FaultTests {
             cluster.pause(paused)
             timeline.mark("SIGSTOP n\(paused + 1) (\(id), members \(pausedMembers.joined(separator: ",")))")
             // Taken for dead: Redis no longer lists it (reapDead ran) ...
-            let reaped = await faultWait(timeout: 25, every: 0.2) { cluster.registeredNodes().map { !$0.contains(id) } ?? false }
+            let reaped = await eventually(timeout: .seconds(25), every: .seconds(0.2)) { cluster.registeredNodes().map { !$0.contains(id) } ?? false }
             timeline.mark(reaped ? "n\(paused + 1) reaped (not in nodes) after \(since(stoppedAt))" : "n\(paused + 1) still registered 25 s after SIGSTOP")
             // ... and a member on another node was told its members left.
-            let othersSawLeave = await faultWait(timeout: 5) {
+            let othersSawLeave = await eventually(timeout: .seconds(5), every: .milliseconds(50)) {
                 load.members.contains { member in
                     let frozenMates = Set(load.members.filter { $0.node == paused && $0.room == member.room }.map(\.name))
                     return member.node != paused && !frozenMates.isSubset(of: member.inspect(\.userList))
@@ -71,7 +72,7 @@ struct FaultTests {
             cluster.resume(paused)
             let resumedAt = Date()
             timeline.mark("SIGCONT n\(paused + 1) after \(since(stoppedAt)) frozen")
-            let registered = await faultWait(timeout: 15, every: 0.2) { cluster.registeredNodes()?.contains(id) == true }
+            let registered = await eventually(timeout: .seconds(15), every: .seconds(0.2)) { cluster.registeredNodes()?.contains(id) == true }
             timeline.mark(registered ? "n\(paused + 1) registered again after \(since(resumedAt))" : "n\(paused + 1) not registered again within 15 s")
             await faultSleep(Self.afterFault)
 
@@ -107,10 +108,10 @@ struct FaultTests {
             let sleeper = try cluster.redisCLIInBackground(["DEBUG", "SLEEP", "\(seconds)"])
             let startedAt = Date()
             timeline.mark("DEBUG SLEEP \(seconds)")
-            let ended = await faultWaitForExit(sleeper, timeout: Double(seconds) + 20)
+            let ended = await sleeper.waitForExit(timeout: .seconds(seconds + 20)) != nil
             let tookLong = Date().timeIntervalSince(startedAt) >= Double(seconds) - 0.5
-            timeline.mark(ended ? "DEBUG SLEEP returned (status \(sleeper.terminationStatus)) after \(since(startedAt))" : "DEBUG SLEEP still running")
-            let registered = await faultWait(timeout: 15, every: 0.2) { cluster.registeredNodes()?.count == cluster.nodes.count }
+            timeline.mark(ended ? "DEBUG SLEEP returned (status \(sleeper.terminationStatus ?? -1)) after \(since(startedAt))" : "DEBUG SLEEP still running")
+            let registered = await eventually(timeout: .seconds(15), every: .seconds(0.2)) { cluster.registeredNodes()?.count == cluster.nodes.count }
             timeline.mark(registered ? "all nodes registered" : "not all nodes registered 15 s after the stall")
             await faultSleep(Self.afterFault)
 
@@ -120,9 +121,9 @@ struct FaultTests {
                                   origin: load.origin, timeline: timeline.lines)
             var injected = Verdict.Category(key: "injected", name: "fault not injected")
             if !ended || sleeper.terminationStatus != 0 || !tookLong {
-                injected.add(1, "DEBUG SLEEP \(seconds): ended \(ended), status \(ended ? sleeper.terminationStatus : -1), took \(since(startedAt))")
+                injected.add(1, "DEBUG SLEEP \(seconds): ended \(ended), status \(sleeper.terminationStatus ?? -1), took \(since(startedAt))")
             }
-            if sleeper.isRunning { sleeper.terminate() }
+            sleeper.signal(SIGTERM)
             verdict.add(injected)
             report(verdict, cluster, finish, origin: load.origin)
         }
@@ -145,7 +146,7 @@ struct FaultTests {
                 if killed < cluster.nodes.count {
                     injected.add(1, "round \(round): CLIENT KILL TYPE pubsub answered \(answer)")
                 }
-                let back = await faultWait(timeout: 15, every: 0.2) { cluster.subscriberConnections() == cluster.nodes.count }
+                let back = await eventually(timeout: .seconds(15), every: .seconds(0.2)) { cluster.subscriberConnections() == cluster.nodes.count }
                 timeline.mark(back ? "subscribers back" : "subscribers not all back within 15 s (\(cluster.subscriberConnections() ?? -1))")
                 await faultSleep(1.5)
             }
@@ -223,7 +224,7 @@ struct FaultTests {
                     return nil
                 }
             }
-            _ = await faultWait(timeout: 5) { answers().count >= sent }
+            _ = await eventually(timeout: .seconds(5), every: .milliseconds(50)) { answers().count >= sent }
             await faultSleep(Self.afterFault)
 
             let finish = await load.finish()
@@ -286,7 +287,7 @@ struct FaultTests {
             // Down until the cluster noticed (some sender got an Error, at most 5 s), and at
             // least 1.5 s: an outage, not a blip.
             let errorsBefore = load.members.reduce(0) { $0 + $1.inspect(\.publicErrors) }
-            let noticed = await faultWait(timeout: 5) {
+            let noticed = await eventually(timeout: .seconds(5), every: .milliseconds(50)) {
                 load.members.reduce(0) { $0 + $1.inspect(\.publicErrors) } > errorsBefore
             }
             timeline.mark(noticed ? "senders got errors \(since(downAt)) after the stop" : "no sender got an error within 5 s of the stop")
@@ -295,7 +296,7 @@ struct FaultTests {
             let upAt = Date()
             timeline.mark("redis-server started again, empty")
             let truth = Dictionary(uniqueKeysWithValues: load.plan.rooms.map { ($0, load.truth($0).count) })
-            let restored = await faultWait(timeout: 15, every: 0.2) {
+            let restored = await eventually(timeout: .seconds(15), every: .seconds(0.2)) {
                 cluster.registeredNodes()?.count == cluster.nodes.count
                     && truth.allSatisfy { cluster.memberCount($0.key) == $0.value }
             }

@@ -1,3 +1,4 @@
+import ChorusTesting
 import Foundation
 import Testing
 
@@ -31,10 +32,10 @@ struct HostileClusterTests {
             // Everyone leaves (the late clients closed at the end of their loop): no ghost room stays.
             for client in creators { client.close() }
             let watcher = try cluster.loggedIn(0, "watcher")
-            try await waitUntil("the rooms are gone") {
+            try #require(await eventually {
                 let rooms = (try? watcher.call(Request.getRoomsInZone("Chat"), "GetRoomsInZone").rooms.map(\.name)) ?? []
                 return rooms == ["Lobby"]
-            }
+            }, "the rooms are gone")
         }
     }
 

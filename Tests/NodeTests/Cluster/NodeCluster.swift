@@ -34,15 +34,10 @@ final class NodeCluster: @unchecked Sendable {
                              _ body: (NodeCluster) async throws -> Result) async throws -> Result {
         let redis = try await RedisServer.start()
         let cluster = NodeCluster(redis: redis, arguments: arguments)
-        do {
+        return try await withCleanup({
             for index in 0..<count { cluster.nodes.append(try cluster.startNode(index)) }
-            let result = try await body(cluster)
-            await cluster.close()
-            return result
-        } catch {
-            await cluster.close()
-            throw error
-        }
+            return try await body(cluster)
+        }, cleanup: { await cluster.close() })
     }
 
     private func startNode(_ index: Int) throws -> NodeProcess {
@@ -56,15 +51,8 @@ final class NodeCluster: @unchecked Sendable {
 
     subscript(index: Int) -> NodeProcess { nodes[index] }
 
-    /// The node's id in Redis (`nN.<random suffix>`), read from its start-up log line
-    /// `Chorus node ID accepting connections on ...`.
-    func nodeID(_ index: Int) throws -> String {
-        let output = nodes[index].output
-        guard let range = output.range(of: #"Chorus node (\S+) accepting connections"#, options: .regularExpression) else {
-            throw TestFailure("node \(index + 1) did not log its id:\n\(nodes[index].logTail())")
-        }
-        return String(output[range].split(separator: " ")[2])
-    }
+    /// The node's id in Redis (`nN.<random suffix>`), read from its start-up log line.
+    func nodeID(_ index: Int) throws -> String { try loggedNodeID(nodes[index], number: index + 1) }
 
     /// A client connected to node `index` (0-based), past `ConnectionResponse`.
     func client(_ index: Int, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> TestClient {
@@ -78,42 +66,13 @@ final class NodeCluster: @unchecked Sendable {
         return client
     }
 
-    /// The process id of node `index`, found in /proc by its `--port` (NodeProcess keeps
-    /// its `Process` private). Only for signals to that one process (SIGSTOP/SIGCONT).
-    func pid(_ index: Int) throws -> Int32 {
-        let port = String(nodes[index].port)
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        for entry in entries {
-            guard let pid = Int32(entry),
-                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
-            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            guard arguments.first?.hasSuffix("chorus-node") == true,
-                  let flag = arguments.firstIndex(of: "--port"), flag + 1 < arguments.count,
-                  arguments[flag + 1] == port else { continue }
-            return pid
-        }
-        throw TestFailure("no chorus-node process with --port \(port) in /proc")
-    }
+    /// The process id of node `index` (for signals to that one process: SIGSTOP/SIGCONT).
+    func pid(_ index: Int) throws -> Int32 { nodes[index].pid }
 
     // MARK: Redis, as an operator sees it
 
     /// Runs `redis-cli -p PORT --raw ARGS...` and returns its output lines.
-    func redisCLI(_ arguments: [String]) throws -> [String] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.redisCLIPath())
-        process.arguments = ["-h", "127.0.0.1", "-p", "\(redis.port)", "--raw"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestFailure("redis-cli \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
-        }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
-    }
+    func redisCLI(_ arguments: [String]) throws -> [String] { try runRedisCLI(port: redis.port, arguments) }
 
     /// `KEYS chorus:*`, without the prefix, sorted.
     func keys() throws -> [String] {
@@ -131,27 +90,6 @@ final class NodeCluster: @unchecked Sendable {
         try redisCLI(["HKEYS", "\(prefix)names"]).sorted()
     }
 
-    private static func redisCLIPath() -> String {
-        if let server = ProcessInfo.processInfo.environment["REDIS_SERVER"], !server.isEmpty {
-            let sibling = URL(fileURLWithPath: server).deletingLastPathComponent().appendingPathComponent("redis-cli").path
-            if FileManager.default.isExecutableFile(atPath: sibling) { return sibling }
-        }
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-            let candidate = "\(directory)/redis-cli"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return "/usr/bin/redis-cli"
-    }
-}
-
-/// Polls `condition` every 50 ms until it holds or `timeout` seconds pass.
-func clusterPoll(timeout: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if try condition() { return true }
-        usleep(50_000)
-    }
-    return try condition()
 }
 
 /// Moves a non-Sendable value (a `TestClient`, used by one thread at a time) into a

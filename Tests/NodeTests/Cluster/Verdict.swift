@@ -1,3 +1,4 @@
+import ChorusTesting
 import Foundation
 
 /// Judges a chat load by the rules of PROTOCOL.md (SendPublicMessage, "Nothing is lost in

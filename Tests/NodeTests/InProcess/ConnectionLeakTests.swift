@@ -1,3 +1,4 @@
+import ChorusTesting
 import Foundation
 import Node
 import Testing
@@ -23,9 +24,8 @@ struct ConnectionLeakTests {
                 try Self.cycle(kind: kinds[index % kinds.count], port: port, tag: "w\(worker)i\(index)")
             }
         }
-        try await waitUntil("live sessions are back to \(baseline) after accepted connections (now \(LiveObjects.sessions))") {
-            LiveObjects.sessions == baseline
-        }
+        try #require(await eventually { LiveObjects.sessions == baseline },
+                     "live sessions are back to \(baseline) after accepted connections (now \(LiveObjects.sessions))")
 
         // 4,000 denials while the node is full.
         try await onThreads(1) { _ in
@@ -44,9 +44,8 @@ struct ConnectionLeakTests {
             }
             for client in held { client.close() }
         }
-        try await waitUntil("live sessions are back to \(baseline) after denials (now \(LiveObjects.sessions))") {
-            LiveObjects.sessions == baseline
-        }
+        try #require(await eventually { LiveObjects.sessions == baseline },
+                     "live sessions are back to \(baseline) after denials (now \(LiveObjects.sessions))")
         await node.stop()
         #expect(LiveObjects.sessions == baseline)
     }

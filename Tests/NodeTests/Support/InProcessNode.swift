@@ -1,3 +1,4 @@
+import ChorusTesting
 import Foundation
 import Logging
 import Node
@@ -46,15 +47,6 @@ final class InProcessNode: Sendable {
     }
 }
 
-/// Waits until `condition` holds, polling; throws with `description` after `timeout` seconds.
-func waitUntil(_ description: String, timeout: Double = 10, _ condition: () -> Bool) async throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while !condition() {
-        guard Date() < deadline else { throw TestFailure("timed out after \(timeout) s waiting until \(description)") }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}
-
 /// Runs blocking socket work on `count` threads outside Swift's cooperative pool (which an
 /// in-process node needs for its cluster calls), and waits for all of them; rethrows the
 /// first error.
@@ -69,14 +61,4 @@ func onThreads(_ count: Int, _ work: @escaping @Sendable (Int) throws -> Void) a
         }
     }
     if let error = failure.withLock({ $0 }) { throw error }
-}
-
-extension TestClient {
-    /// Connects to an in-process node's port and reads `ConnectionResponse` `Accepted`.
-    static func accepted(port: Int, name: String, receiveBuffer: Int32? = nil) throws -> TestClient {
-        let client = try TestClient(port: port, name: name, receiveBuffer: receiveBuffer)
-        let response = try client.expect("ConnectionResponse")
-        guard response.result == "Accepted" else { throw TestFailure("\(name): connection not accepted: \(response.raw)") }
-        return client
-    }
 }

@@ -1,3 +1,4 @@
+import ChorusTesting
 import Testing
 
 /// Runs at most a few end-to-end tests at once: each starts its own node(s), and the tests

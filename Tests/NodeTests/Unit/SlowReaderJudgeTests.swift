@@ -1,3 +1,4 @@
+import ChorusTesting
 @testable import Node
 import Testing
 

@@ -1,8 +1,8 @@
 /// Builders for the client requests of PROTOCOL.md section 4. Every user-supplied value is
 /// XML-escaped here; tests that need raw markup build their frames by hand.
-enum Request {
+public enum Request {
     /// Escapes the five XML special characters.
-    static func escape(_ text: String) -> String {
+    public static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for ch in text.unicodeScalars {
@@ -19,16 +19,16 @@ enum Request {
     }
 
     /// `<XmlDoc><Action>ACTION</Action><Parameters>PARAMETERS</Parameters></XmlDoc>`.
-    static func envelope(_ action: String, _ parameters: String = "") -> String {
+    public static func envelope(_ action: String, _ parameters: String = "") -> String {
         "<XmlDoc><Action>\(action)</Action><Parameters>\(parameters)</Parameters></XmlDoc>"
     }
 
-    static func login(_ name: String, password: String = "", variables: [(String, String)] = []) -> String {
+    public static func login(_ name: String, password: String = "", variables: [(String, String)] = []) -> String {
         let items = variables.map { "<UserVariable><Name>\(escape($0.0))</Name><Data>\(escape($0.1))</Data></UserVariable>" }
         return envelope("Login", "<Name>\(escape(name))</Name><Password>\(escape(password))</Password><UserVariables>\(items.joined())</UserVariables>")
     }
 
-    static func createRoom(_ name: String, zone: String = "", password: String? = nil, capacity: Int? = nil,
+    public static func createRoom(_ name: String, zone: String = "", password: String? = nil, capacity: Int? = nil,
                            hidden: Bool = false, description: String? = nil) -> String {
         var room = "<Room Hidden=\"\(hidden)\" Updatable=\"true\" Numbered=\"false\" FloodingFilterEnabled=\"true\" UserVariablesEnabled=\"false\">"
         room += "<Name>\(escape(name))</Name>"
@@ -39,28 +39,28 @@ enum Request {
         return envelope("CreateRoom", "<Zone><Name>\(escape(zone))</Name>\(room)</Zone>")
     }
 
-    static func joinRoom(_ name: String, zone: String = "Chat", password: String = "") -> String {
+    public static func joinRoom(_ name: String, zone: String = "Chat", password: String = "") -> String {
         envelope("JoinRoom", "<Zone><Name>\(escape(zone))</Name><Room><Name>\(escape(name))</Name><Password>\(escape(password))</Password><Numbered>true</Numbered></Room></Zone>")
     }
 
-    static func publicMessage(_ text: String, variables: [(String, String)] = []) -> String {
+    public static func publicMessage(_ text: String, variables: [(String, String)] = []) -> String {
         envelope("SendPublicMessage", "<Message>\(escape(text))</Message>\(variablesXML(variables))")
     }
 
-    static func privateMessage(to users: [String], _ text: String, variables: [(String, String)] = []) -> String {
+    public static func privateMessage(to users: [String], _ text: String, variables: [(String, String)] = []) -> String {
         let list = users.map { "<User>\(escape($0))</User>" }.joined()
         return envelope("SendPrivateMessage", "<Users>\(list)</Users><Message>\(escape(text))</Message>\(variablesXML(variables))")
     }
 
-    static func getRoomsInZone(_ zone: String) -> String {
+    public static func getRoomsInZone(_ zone: String) -> String {
         envelope("GetRoomsInZone", "<Zone>\(escape(zone))</Zone>")
     }
 
-    static let ping = envelope("Ping")
-    static let leaveRoom = envelope("LeaveRoom")
-    static let logout = envelope("Logout")
-    static let getLoggedInUserCount = envelope("GetLoggedInUserCount")
-    static let getServerTime = envelope("GetServerTime")
+    public static let ping = envelope("Ping")
+    public static let leaveRoom = envelope("LeaveRoom")
+    public static let logout = envelope("Logout")
+    public static let getLoggedInUserCount = envelope("GetLoggedInUserCount")
+    public static let getServerTime = envelope("GetServerTime")
 
     private static func variablesXML(_ variables: [(String, String)]) -> String {
         let items = variables.map { "<Variable><Name>\(escape($0.0))</Name><Data>\(escape($0.1))</Data></Variable>" }

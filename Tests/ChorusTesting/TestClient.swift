@@ -16,24 +16,24 @@ import Darwin
 /// By default `UpdateRoomList ChangeRoomDetails` frames (room counts, pushed asynchronously and
 /// coalesced) are skipped by ``next(timeout:)`` and the `expect` helpers; set
 /// ``skipsCountUpdates`` to false to see them. Every frame received is kept in ``history``.
-final class TestClient {
-    let name: String
-    private(set) var fd: Int32
+public final class TestClient {
+    public let name: String
+    public private(set) var fd: Int32
     private let node: NodeProcess?
     private var buffer: [UInt8] = []
     private var start = 0
-    private(set) var closedByPeer = false
+    public private(set) var closedByPeer = false
     /// The peer reset the connection (rather than closing it in order).
-    private(set) var resetByPeer = false
+    public private(set) var resetByPeer = false
     /// Every frame received, skipped or not, in arrival order.
-    private(set) var history: [Frame] = []
-    var skipsCountUpdates = true
+    public private(set) var history: [Frame] = []
+    public var skipsCountUpdates = true
 
-    static let defaultTimeout: Double = 5
+    public static let defaultTimeout: Double = 5
 
     /// Connects to `port` on 127.0.0.1. `receiveBuffer` sets SO_RCVBUF before connecting (a
     /// small value makes a non-reading client's window fill up quickly).
-    init(port: Int, name: String = "client", node: NodeProcess? = nil, receiveBuffer: Int32? = nil) throws {
+    public init(port: Int, name: String = "client", node: NodeProcess? = nil, receiveBuffer: Int32? = nil) throws {
         self.name = name
         self.node = node
         fd = try Socket.makeTCP()
@@ -41,13 +41,13 @@ final class TestClient {
         Socket.setOption(fd, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
         guard Socket.connect(fd, port: port) == 0 else {
             let code = errno
-            _ = Glibc_close(fd)
+            Socket.close(fd)
             throw TestFailure("\(name): connect to 127.0.0.1:\(port) failed: errno \(code)")
         }
     }
 
     /// Connects to `node` and reads the `ConnectionResponse`, which must be `Accepted`.
-    convenience init(_ node: NodeProcess, name: String = "client", receiveBuffer: Int32? = nil,
+    public convenience init(_ node: NodeProcess, name: String = "client", receiveBuffer: Int32? = nil,
                      sourceLocation: SourceLocation = #_sourceLocation) throws {
         try self.init(port: node.port, name: name, node: node, receiveBuffer: receiveBuffer)
         let response = try expect("ConnectionResponse", sourceLocation: sourceLocation)
@@ -58,9 +58,9 @@ final class TestClient {
 
     deinit { close() }
 
-    func close() {
+    public func close() {
         if fd >= 0 {
-            _ = Glibc_close(fd)
+            Socket.close(fd)
             fd = -1
         }
     }
@@ -68,12 +68,12 @@ final class TestClient {
     // MARK: Sending
 
     /// Sends `xml` followed by the zero byte.
-    func send(_ xml: String) throws {
+    public func send(_ xml: String) throws {
         try sendRaw(Array(xml.utf8) + [0])
     }
 
     /// Sends bytes exactly as given, in one write.
-    func sendRaw(_ bytes: [UInt8]) throws {
+    public func sendRaw(_ bytes: [UInt8]) throws {
         guard fd >= 0 else { throw TestFailure("\(name): send on a closed client") }
         try Socket.sendAll(fd, bytes)
     }
@@ -82,7 +82,7 @@ final class TestClient {
 
     /// The next frame (skipping count updates if ``skipsCountUpdates``); throws on timeout or
     /// if the connection closes first.
-    func next(timeout: Double = defaultTimeout, sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
+    public func next(timeout: Double = defaultTimeout, sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             guard let frame = try receiveFrame(until: deadline) else {
@@ -98,7 +98,7 @@ final class TestClient {
 
     /// The next frame, which must have action `action` (and `MinorAction` `minor` if given).
     @discardableResult
-    func expect(_ action: String, minor: String? = nil, timeout: Double = defaultTimeout,
+    public func expect(_ action: String, minor: String? = nil, timeout: Double = defaultTimeout,
                 sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
         let frame = try next(timeout: timeout, sourceLocation: sourceLocation)
         guard frame.action == action, minor == nil || frame.minorAction == minor else {
@@ -110,7 +110,7 @@ final class TestClient {
     /// The next frame, which must be `action` with `<Result>result</Result>` and, if given,
     /// `<Reason>reason</Reason>`.
     @discardableResult
-    func expect(_ action: String, result: String, reason: String? = nil, timeout: Double = defaultTimeout,
+    public func expect(_ action: String, result: String, reason: String? = nil, timeout: Double = defaultTimeout,
                 sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
         let frame = try expect(action, timeout: timeout, sourceLocation: sourceLocation)
         guard frame.result == result, reason == nil || frame.reason == reason else {
@@ -121,7 +121,7 @@ final class TestClient {
 
     /// The next frame, which must be an `Error` with this reason and request action.
     @discardableResult
-    func expectError(_ reason: String, requestAction: String, timeout: Double = defaultTimeout,
+    public func expectError(_ reason: String, requestAction: String, timeout: Double = defaultTimeout,
                      sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
         let frame = try expect("Error", timeout: timeout, sourceLocation: sourceLocation)
         guard frame.reason == reason, frame.param("RequestAction") == requestAction else {
@@ -133,7 +133,7 @@ final class TestClient {
     /// The next frames, in any order, must match `expected` one to one (count updates skipped
     /// if ``skipsCountUpdates``); returns them in the order of `expected`.
     @discardableResult
-    func expectInAnyOrder(_ expected: [(description: String, matches: (Frame) -> Bool)], timeout: Double = defaultTimeout,
+    public func expectInAnyOrder(_ expected: [(description: String, matches: (Frame) -> Bool)], timeout: Double = defaultTimeout,
                           sourceLocation: SourceLocation = #_sourceLocation) throws -> [Frame] {
         var found: [Frame?] = Array(repeating: nil, count: expected.count)
         while found.contains(where: { $0 == nil }) {
@@ -149,7 +149,7 @@ final class TestClient {
 
     /// Skips frames until one matches; throws if none does before the timeout.
     @discardableResult
-    func waitFor(_ description: String, timeout: Double = defaultTimeout,
+    public func waitFor(_ description: String, timeout: Double = defaultTimeout,
                  sourceLocation: SourceLocation = #_sourceLocation, where predicate: (Frame) -> Bool) throws -> Frame {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
@@ -162,7 +162,7 @@ final class TestClient {
 
     /// Every frame that arrives within `seconds` (count updates included), stopping early if the
     /// connection closes.
-    func collect(for seconds: Double) throws -> [Frame] {
+    public func collect(for seconds: Double) throws -> [Frame] {
         let deadline = Date().addingTimeInterval(seconds)
         var frames: [Frame] = []
         while let frame = try receiveFrame(until: deadline) { frames.append(frame) }
@@ -170,13 +170,13 @@ final class TestClient {
     }
 
     /// Frames already received or readable right now, without waiting (count updates included).
-    func drainAvailable() throws -> [Frame] {
+    public func drainAvailable() throws -> [Frame] {
         try collect(for: 0)
     }
 
     /// Records an issue if any frame (count updates skipped if ``skipsCountUpdates``) arrives
     /// within `seconds`.
-    func expectNothing(within seconds: Double = 0.5, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    public func expectNothing(within seconds: Double = 0.5, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let deadline = Date().addingTimeInterval(seconds)
         while let frame = try receiveFrame(until: deadline) {
             if skipsCountUpdates, frame.isCountUpdate { continue }
@@ -187,7 +187,7 @@ final class TestClient {
     /// Reads (and discards) until the node closes the connection; returns the frames read.
     /// Throws if the connection is still open after `timeout`.
     @discardableResult
-    func expectClosed(timeout: Double = defaultTimeout, sourceLocation: SourceLocation = #_sourceLocation) throws -> [Frame] {
+    public func expectClosed(timeout: Double = defaultTimeout, sourceLocation: SourceLocation = #_sourceLocation) throws -> [Frame] {
         let deadline = Date().addingTimeInterval(timeout)
         var frames: [Frame] = []
         while !closedByPeer {
@@ -204,7 +204,7 @@ final class TestClient {
 
     /// Sends `xml` and returns the first `action` frame that follows, skipping any other.
     @discardableResult
-    func call(_ xml: String, _ action: String, timeout: Double = defaultTimeout,
+    public func call(_ xml: String, _ action: String, timeout: Double = defaultTimeout,
               sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
         try send(xml)
         return try waitFor(action, timeout: timeout, sourceLocation: sourceLocation) { $0.action == action }
@@ -212,7 +212,7 @@ final class TestClient {
 
     /// Logs in: expects `RoomList` then `LoginResponse` `Accepted`; returns the `RoomList`.
     @discardableResult
-    func login(_ userName: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
+    public func login(_ userName: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
         try send(Request.login(userName))
         let first = try next(sourceLocation: sourceLocation)
         guard first.action == "RoomList" else {
@@ -226,7 +226,7 @@ final class TestClient {
     /// zone: expects `CreateRoom` Success, `UpdateRoomList` CreateRoom (unless hidden) and
     /// `JoinRoom` Success; returns the `JoinRoom`.
     @discardableResult
-    func createRoom(_ room: String, password: String? = nil, capacity: Int? = nil, hidden: Bool = false,
+    public func createRoom(_ room: String, password: String? = nil, capacity: Int? = nil, hidden: Bool = false,
                     description: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
         try send(Request.createRoom(room, password: password, capacity: capacity, hidden: hidden, description: description))
         try expect("CreateRoom", result: "Success", sourceLocation: sourceLocation)
@@ -241,10 +241,67 @@ final class TestClient {
 
     /// Joins an existing room of `zone` (no zone change expected); returns the `JoinRoom`.
     @discardableResult
-    func joinRoom(_ room: String, zone: String = "Chat", password: String = "",
+    public func joinRoom(_ room: String, zone: String = "Chat", password: String = "",
                   sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
         try send(Request.joinRoom(room, zone: zone, password: password))
         return try expect("JoinRoom", result: "Success", sourceLocation: sourceLocation)
+    }
+
+    // MARK: Raw connections (PROXY headers, hand-made frames)
+
+    /// This end's port (what a proxy in front of the node reports as the client's source port).
+    public var localPort: Int? { fd >= 0 ? Socket.localPort(fd) : nil }
+
+    /// Sends `text` exactly as given (no terminator added).
+    public func send(text: String) throws {
+        try sendRaw(Array(text.utf8))
+    }
+
+    /// Sends one request frame: the envelope of PROTOCOL.md section 2 and a zero byte.
+    public func request(_ action: String, _ parameters: String = "") throws {
+        try send(Request.envelope(action, parameters))
+    }
+
+    /// Skips frames until one has action `action` and contains each of `parts` in its raw
+    /// text; returns it.
+    @discardableResult
+    public func next(action: String, timeout: Double = defaultTimeout, containing parts: [String] = [],
+                     sourceLocation: SourceLocation = #_sourceLocation) throws -> Frame {
+        try waitFor("\(action) \(parts)", timeout: timeout, sourceLocation: sourceLocation) { frame in
+            frame.action == action && parts.allSatisfy { frame.raw.contains($0) }
+        }
+    }
+
+    /// True when the peer closes the connection within `timeout` (frames are read and dropped).
+    public func waitClosed(timeout: Double = defaultTimeout) -> Bool {
+        (try? expectClosed(timeout: timeout)) != nil
+    }
+
+    /// Connects to `port`, expects `ConnectionResponse` `Accepted` and logs in as `name` (the
+    /// `RoomList` before `LoginResponse` is skipped); closes the connection if any step fails.
+    public static func loggedIn(port: Int, name: String, timeout: Double = 10,
+                                sourceLocation: SourceLocation = #_sourceLocation) throws -> TestClient {
+        let client = try TestClient(port: port, name: name)
+        do {
+            let greeting = try client.next(action: "ConnectionResponse", timeout: timeout, sourceLocation: sourceLocation)
+            guard greeting.result == "Accepted" else { throw TestFailure("\(name): not accepted: \(greeting.raw)", sourceLocation: sourceLocation) }
+            try client.send(Request.login(name))
+            let response = try client.next(action: "LoginResponse", timeout: timeout, sourceLocation: sourceLocation)
+            guard response.result == "Accepted" else { throw TestFailure("\(name): login refused: \(response.raw)", sourceLocation: sourceLocation) }
+            return client
+        } catch {
+            client.close()
+            throw error
+        }
+    }
+
+    /// Connects to `port` and reads `ConnectionResponse` `Accepted`.
+    public static func accepted(port: Int, name: String, receiveBuffer: Int32? = nil,
+                                sourceLocation: SourceLocation = #_sourceLocation) throws -> TestClient {
+        let client = try TestClient(port: port, name: name, receiveBuffer: receiveBuffer)
+        let response = try client.expect("ConnectionResponse", sourceLocation: sourceLocation)
+        guard response.result == "Accepted" else { throw TestFailure("\(name): connection not accepted: \(response.raw)") }
+        return client
     }
 
     // MARK: Internals
@@ -308,14 +365,4 @@ final class TestClient {
         if let location { return TestFailure(text, sourceLocation: location) }
         return TestFailure(text)
     }
-}
-
-/// `close(2)`, out of the way of `TestClient.close()`.
-@inline(__always)
-private func Glibc_close(_ fd: Int32) -> Int32 {
-    #if canImport(Darwin)
-    Darwin.close(fd)
-    #else
-    Glibc.close(fd)
-    #endif
 }
