@@ -31,11 +31,11 @@ import Testing
 
             let publisher = try await RedisTestSupport.connect(redis)
             _ = try await publisher.send(["PUBLISH", "events", "before"]).get()
-            #expect(await RedisTestSupport.eventually { collector.messages == ["events:before"] })
+            #expect(await eventually { collector.messages == ["events:before"] })
 
             // Outage.
             await redis.stop()
-            #expect(await RedisTestSupport.eventually(timeout: .seconds(5)) { !link.isConnected })
+            #expect(await eventually(timeout: .seconds(5)) { !link.isConnected })
             let started = ContinuousClock.now
             await #expect(throws: RedisUnavailable.self) { try await link.send(["GET", "k"]).get() }
             await #expect(throws: RedisUnavailable.self) { try await link.send([ByteBuffer(string: "PING")]).get() }
@@ -47,7 +47,7 @@ import Testing
 
             // Redis is back, empty.
             try await redis.restart()
-            #expect(await RedisTestSupport.eventually(timeout: .seconds(6)) { link.isConnected })
+            #expect(await eventually(timeout: .seconds(6)) { link.isConnected })
             #expect(reconnects.current == 1)
             #expect(try await link.send(["GET", "k"]).get().isNull)  // a new, empty Redis
             #expect(try await link.send(["INCR", "n"]).get() == .integer(1))
@@ -56,7 +56,7 @@ import Testing
             let newPublisher = try await RedisTestSupport.connect(redis)
             #expect(try await newPublisher.send(["PUBLISH", "events", "after"]).get() == .integer(1))
             #expect(try await newPublisher.send(["PUBLISH", "later", "too"]).get() == .integer(1))
-            #expect(await RedisTestSupport.eventually { collector.messages == ["events:before", "events:after", "later:too"] })
+            #expect(await eventually { collector.messages == ["events:before", "events:after", "later:too"] })
 
             await link.shutdown()
             #expect(!link.isConnected)
@@ -107,7 +107,7 @@ import Testing
             )
             try await link.start()
             try await redis.restart()
-            #expect(await RedisTestSupport.eventually(timeout: .seconds(8)) { link.isConnected && calls.current == 2 })
+            #expect(await eventually(timeout: .seconds(8)) { link.isConnected && calls.current == 2 })
             #expect(try await link.send(["PING"]).get() == .simpleString("PONG"))
             await link.shutdown()
         }
@@ -123,11 +123,11 @@ import Testing
                 logger: RedisTestSupport.logger, onMessages: { _ in })
             try await link.start()
             redis.pause()
-            #expect(await RedisTestSupport.eventually(timeout: .seconds(3)) { !link.isConnected })
+            #expect(await eventually(timeout: .seconds(3)) { !link.isConnected })
             try await Task.sleep(for: .milliseconds(600))
             #expect(!link.isConnected, "a frozen Redis must not count as connected")
             redis.resume()
-            #expect(await RedisTestSupport.eventually(timeout: .seconds(6)) { link.isConnected })
+            #expect(await eventually(timeout: .seconds(6)) { link.isConnected })
             #expect(try await link.send(["PING"]).get() == .simpleString("PONG"))
             await link.shutdown()
         }

@@ -26,7 +26,7 @@ import Testing
             for receiver in receivers {
                 #expect(try await receiver.get() == .integer(1))
             }
-            #expect(await RedisTestSupport.eventually { collector.messages.count >= sent.count })
+            #expect(await eventually { collector.messages.count >= sent.count })
             #expect(collector.messages == sent)
             #expect(collector.all.count < sent.count, "messages should arrive in batches")
             #expect(collector.all.allSatisfy { !$0.isEmpty })
@@ -34,7 +34,7 @@ import Testing
             try await subscriber.unsubscribe(["a"]).get()
             #expect(try await publisher.send(["PUBLISH", "a", "x"]).get() == .integer(0))
             #expect(try await publisher.send(["PUBLISH", "b", "y"]).get() == .integer(1))
-            #expect(await RedisTestSupport.eventually { collector.messages.last == "b:y" })
+            #expect(await eventually { collector.messages.last == "b:y" })
             try await subscriber.ping().get()
             subscriber.close()
             publisher.close()
@@ -55,7 +55,7 @@ import Testing
             try await subscriber.subscribe(["e"]).get()
             let publisher = try await RedisTestSupport.connect(redis)
             #expect(try await publisher.send(["PUBLISH", "e", "binary\u{0}payload"]).get() == .integer(1))
-            #expect(await RedisTestSupport.eventually { collector.messages == ["e:binary\u{0}payload"] })
+            #expect(await eventually { collector.messages == ["e:binary\u{0}payload"] })
             subscriber.close()
             publisher.close()
         }
@@ -73,7 +73,7 @@ import Testing
             let publisher = try await RedisTestSupport.connect(redis)
             let payload = ByteBuffer(repeating: 0xAB, count: 100_000)  // spans many reads
             #expect(try await publisher.send([ByteBuffer(string: "PUBLISH"), channel, payload]).get() == .integer(1))
-            #expect(await RedisTestSupport.eventually { received.count == 1 })
+            #expect(await eventually { received.count == 1 })
             #expect(received.first?.channel == channel && received.first?.payload == payload)
             subscriber.close()
             publisher.close()

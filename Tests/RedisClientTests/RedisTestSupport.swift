@@ -75,16 +75,6 @@ enum RedisTestSupport {
         return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
-    /// Polls `condition` until it holds or `timeout` passes.
-    static func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return try await condition()
-    }
-
     /// The error a future failed with, or nil if it succeeded.
     static func error<Value: Sendable>(of future: EventLoopFuture<Value>) async -> (any Error)? {
         do {
