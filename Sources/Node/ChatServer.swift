@@ -7,17 +7,21 @@ import ServiceLifecycle
 import Wire
 
 /// Accepts client connections and gives each its pipeline: (PROXY header) → partial-frame
-/// deadline → zero-byte framing → idle timer → session. On graceful shutdown it stops accepting, closes every
-/// session and takes the node's sessions out of the cluster, within a few seconds.
+/// deadline → zero-byte framing → idle timer → session. It starts once the cluster bus has
+/// (`ClusterBusService`). On graceful shutdown it stops accepting, closes every session and
+/// waits for their cluster calls; the bus service then takes the node out of the cluster.
 struct ChatServer: Service {
     let context: NodeContext
     let group: any EventLoopGroup
+    /// The cluster bus has started (`ClusterBusService`): no client before that.
+    let ready: BusReadiness
     let onListening: (@Sendable (Int) -> Void)?
 
     func run() async throws {
         let configuration = context.configuration
         let node = context
-        try await node.bus.start(sink: node.fanout)
+        // The bus service stops the group if it cannot start; nothing to listen for then.
+        guard await ready.wait() else { return }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.maxMessagesPerRead, value: 64)
@@ -46,7 +50,6 @@ struct ChatServer: Service {
             server = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         } catch {
             node.logger.critical("cannot listen on \(configuration.host):\(configuration.port): \(error). Is another process using the port? Choose another with --port.")
-            await node.bus.shutdown()
             throw error
         }
         let boundPort = server.localAddress?.port ?? configuration.port
@@ -69,7 +72,9 @@ struct ChatServer: Service {
         coalescing.cancel()
         try? await server.close()
         await closeAllSessions()
-        await node.bus.shutdown()
+        // Sessions' cluster calls and logouts finish before the bus service, next in the
+        // shutdown order, takes the node out of the cluster.
+        await node.tasks.waitForAll()
         node.logger.info("stopped; \(node.metrics.summary)")
     }
 

@@ -27,10 +27,17 @@ public struct ChorusNode: Sendable {
         logger[metadataKey: "node"] = "\(nodeID)"
         let bus = try makeBus(nodeID: nodeID, group: group, logger: logger)
         let registries = group.makeIterator().map { LoopRegistry(eventLoop: $0) }
-        let fanout = Fanout(registries: registries, bus: bus)
-        let context = NodeContext(configuration: configuration, bus: bus, fanout: fanout, logger: logger)
+        let tasks = TaskTracker()
+        let fanout = Fanout(registries: registries, bus: bus, tasks: tasks)
+        let context = NodeContext(configuration: configuration, bus: bus, fanout: fanout, tasks: tasks, logger: logger)
+        let ready = BusReadiness()
 
-        var services: [any Service] = [ChatServer(context: context, group: group, onListening: onListening)]
+        // Graceful shutdown goes in reverse order: the listeners stop and close their
+        // sessions first, then the bus takes the node out of the cluster.
+        var services: [any Service] = [
+            ClusterBusService(bus: bus, sink: fanout, ready: ready),
+            ChatServer(context: context, group: group, ready: ready, onListening: onListening),
+        ]
         if let policyPort = configuration.policyPort {
             services.append(PolicyServer(host: configuration.host, port: policyPort, clientPort: configuration.port,
                                          domain: configuration.policyDomain, group: group, logger: logger))

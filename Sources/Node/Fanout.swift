@@ -19,10 +19,12 @@ final class Fanout: ClusterEventSink {
     private let bus: any ClusterBus
     private let allocator = ByteBufferAllocator()
     private let pendingChanges = Mutex<[RoomRef: ZoneChange]>([:])
+    private let tasks: TaskTracker
 
-    init(registries: [LoopRegistry], bus: any ClusterBus) {
+    init(registries: [LoopRegistry], bus: any ClusterBus, tasks: TaskTracker) {
         self.registries = registries
         self.bus = bus
+        self.tasks = tasks
     }
 
     func registry(for loop: any EventLoop) -> LoopRegistry {
@@ -74,7 +76,7 @@ final class Fanout: ClusterEventSink {
         let registries = registries
         let bus = bus
         let allocator = allocator
-        Task {
+        tasks.run {
             var zones = Set<String>()
             for registry in registries {
                 if let names = try? await registry.eventLoop.submit({ registry.zoneNames }).get() { zones.formUnion(names) }

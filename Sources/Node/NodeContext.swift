@@ -14,12 +14,15 @@ final class NodeContext: Sendable {
     let metrics = NodeMetrics()
     let logger: Logger
     let xmlLimits: XMLLimits
+    /// Unstructured tasks of sessions (cluster calls, logouts), waited for at shutdown.
+    let tasks: TaskTracker
     private let nextSession = Atomic<UInt64>(0)
 
-    init(configuration: NodeConfiguration, bus: any ClusterBus, fanout: Fanout, logger: Logger) {
+    init(configuration: NodeConfiguration, bus: any ClusterBus, fanout: Fanout, tasks: TaskTracker, logger: Logger) {
         self.configuration = configuration
         self.bus = bus
         self.fanout = fanout
+        self.tasks = tasks
         self.limiter = ConnectionLimiter(maxTotal: configuration.maxConnections,
                                          maxPerAddress: configuration.maxConnectionsPerAddress)
         self.logger = logger

@@ -174,7 +174,7 @@ final class SessionHandler: ChannelDuplexHandler {
         }
         let bus = node.bus
         let id = id
-        Task {
+        node.tasks.run {
             await bus.logout(session: id)
             limiter.release(address)
         }
@@ -275,7 +275,7 @@ final class SessionHandler: ChannelDuplexHandler {
         let bus = node.bus
         let loop = context.eventLoop
         let promise = loop.makePromise(of: SessionMachine.ClusterAnswer.self)
-        promise.completeWithTask { await Self.run(call, on: bus) }
+        node.tasks.run { promise.succeed(await Self.run(call, on: bus)) }
         let bound = NIOLoopBound(self, eventLoop: loop)
         promise.futureResult.whenSuccess { answer in
             let session = bound.value
