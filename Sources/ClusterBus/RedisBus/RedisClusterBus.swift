@@ -23,6 +23,8 @@ public final class RedisClusterBus: ClusterBus {
     private let eventLoop: any EventLoop
     private let scripts: RedisScriptRunner
     private let local = Mutex(LocalState())
+    /// Public messages waiting for the end of the bus loop's turn (see `publish`).
+    private let outbox = Mutex(Outbox())
     private let sinkBox = Mutex<(any ClusterEventSink)?>(nil)
     private let linkBox = Mutex<RedisLink?>(nil)
     private let heartbeat = Mutex<[RepeatedTask]>([])
@@ -333,19 +335,58 @@ public final class RedisClusterBus: ClusterBus {
 
     /// Runs the `publish` script (pipelined: nothing waits for its reply but `completion`),
     /// which numbers the message in the room's stream and keeps it in the room's history.
+    ///
+    /// Messages published during one turn of the bus's event loop are gathered per room and
+    /// sent as one script call (`RedisScripts.publish`): one PUBLISH per room per turn, so
+    /// Redis's cost per message stays small under load.
     public func publish(to room: RoomRef, from session: SessionID, message: ByteBuffer,
                         completion: @escaping @Sendable (ClusterError?) -> Void) {
-        guard let link = try? readyLink, let ref = local.withLock({ $0.rooms[room]?.ref }) else {
+        guard (try? readyLink) != nil, let ref = local.withLock({ $0.rooms[room]?.ref }) else {
             completion(.unavailable)
             return
         }
-        scripts.start(.publish, [ByteBuffer(string: session.description), ref, message], on: link).whenComplete { result in
-            switch result {
-            case .success(let reply) where reply.int == 1: completion(nil)
-            default: completion(.unavailable)
+        let item = OutgoingMessage(session: ByteBuffer(string: session.description), frame: message, completion: completion)
+        let first = outbox.withLock { outbox -> Bool in
+            outbox.rooms[room, default: OutgoingBatch(ref: ref)].messages.append(item)
+            defer { outbox.scheduled = true }
+            return !outbox.scheduled
+        }
+        if first { eventLoop.execute { [weak self] in self?.flushOutbox() } }
+    }
+
+    /// Sends the gathered messages, one script call per room (at most `maxBatch` each).
+    private func flushOutbox() {
+        let batches = outbox.withLock { outbox in
+            defer { outbox = Outbox() }
+            return outbox.rooms
+        }
+        guard let link = try? readyLink else {
+            for batch in batches.values { for message in batch.messages { message.completion(.unavailable) } }
+            return
+        }
+        for batch in batches.values {
+            var start = 0
+            while start < batch.messages.count {
+                let messages = Array(batch.messages[start..<min(batch.messages.count, start + Self.maxBatch)])
+                start += messages.count
+                var args: [ByteBuffer] = [batch.ref]
+                args.reserveCapacity(1 + 2 * messages.count)
+                for message in messages {
+                    args.append(message.session)
+                    args.append(message.frame)
+                }
+                scripts.start(.publish, args, on: link).whenComplete { result in
+                    let verdicts = (try? result.get())?.array ?? []
+                    for (index, message) in messages.enumerated() {
+                        message.completion(index < verdicts.count && verdicts[index].int == 1 ? nil : .unavailable)
+                    }
+                }
             }
         }
     }
+
+    /// The most messages of one room in one script call.
+    static let maxBatch = 256
 
     public func sendPrivate(to nameKeys: [String], message: ByteBuffer) async throws(ClusterError) -> [Int] {
         let link = try readyLink
@@ -468,17 +509,30 @@ public final class RedisClusterBus: ClusterBus {
         local.withLock { state in
             for (channel, payload) in batch {
                 if let room = state.channels[channel] {
-                    guard let (incarnation, sequence, event) = RedisEventDecoder.sequencedRoomEvent(payload) else {
-                        dropped += 1
-                        continue
-                    }
                     let sessions = state.sessions
-                    let step = state.rooms[room]!.tracker.receive(incarnation: incarnation, sequence: sequence, event) {
-                        Self.isOwnReap($0, in: room, node: node, sessions: sessions)
+                    func take(_ incarnation: UInt64, _ sequence: UInt64, _ event: RoomEvent) {
+                        // The common case, in order, costs no allocation.
+                        if state.rooms[room]!.tracker.receiveInOrder(incarnation: incarnation, sequence: sequence, event) {
+                            events.append(.room(room, event))
+                            return
+                        }
+                        let step = state.rooms[room]!.tracker.receive(incarnation: incarnation, sequence: sequence, event) {
+                            Self.isOwnReap($0, in: room, node: node, sessions: sessions)
+                        }
+                        for event in step.events { events.append(.room(room, event)) }
+                        if let fetch = step.fetch { fetches.append((room, fetch)) }
+                        if step.checkListsLater { checks.append(room) }
                     }
-                    for event in step.events { events.append(.room(room, event)) }
-                    if let fetch = step.fetch { fetches.append((room, fetch)) }
-                    if step.checkListsLater { checks.append(room) }
+                    if payload.readableBytesView.first == UInt8(ascii: "T") {
+                        let valid = RedisEventDecoder.forEachBatchedMessage(payload) { incarnation, sequence, frame in
+                            take(incarnation, sequence, .message(frame))
+                        }
+                        if !valid { dropped += 1 }
+                    } else if let (incarnation, sequence, event) = RedisEventDecoder.sequencedRoomEvent(payload) {
+                        take(incarnation, sequence, event)
+                    } else {
+                        dropped += 1
+                    }
                 } else if channel == zones {
                     if let change = RedisEventDecoder.zoneChange(payload) { events.append(.zone(change)) } else { dropped += 1 }
                 } else if let event = RedisEventDecoder.nodeEvent(payload) {
@@ -644,4 +698,22 @@ struct LocalState: Sendable {
     var channels: [ByteBuffer: RoomRef] = [:]
     /// Local interest per room, and when to SUBSCRIBE and UNSUBSCRIBE.
     var subscriptions = SubscriptionStateMachine<RoomRef>()
+}
+
+/// Public messages gathered for one script call per room (see `RedisClusterBus.publish`).
+struct Outbox: Sendable {
+    var rooms: [RoomRef: OutgoingBatch] = [:]
+    /// A flush is scheduled on the bus's event loop.
+    var scheduled = false
+}
+
+struct OutgoingBatch: Sendable {
+    var ref: ByteBuffer
+    var messages: [OutgoingMessage] = []
+}
+
+struct OutgoingMessage: Sendable {
+    var session: ByteBuffer
+    var frame: ByteBuffer
+    var completion: @Sendable (ClusterError?) -> Void
 }

@@ -32,6 +32,49 @@ enum RedisEventDecoder {
         return (incarnation, sequence, event)
     }
 
+    /// A batch of public messages (`RedisScripts.publish`): `T<incarnation>:<first number>:
+    /// <count>US` then `<length>:<frame>` per message. Calls `body` with each message's
+    /// number and frame, in order; false when the payload is malformed (then nothing of it
+    /// is trusted: `body` is called only once the whole batch has been checked).
+    static func forEachBatchedMessage(_ payload: ByteBuffer, _ body: (UInt64, UInt64, ByteBuffer) -> Void) -> Bool {
+        let view = payload.readableBytesView
+        guard view.first == UInt8(ascii: "T"), let separator = view.firstIndex(of: Self.separator) else { return false }
+        var numbers: [UInt64] = [0]
+        var digits = 0
+        for byte in view[(view.startIndex + 1)..<separator] {
+            if byte == UInt8(ascii: ":") {
+                guard digits > 0, numbers.count < 3 else { return false }
+                numbers.append(0)
+                digits = 0
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 19 else { return false }
+            digits += 1
+            numbers[numbers.count - 1] = numbers[numbers.count - 1] * 10 + UInt64(byte - UInt8(ascii: "0"))
+        }
+        guard numbers.count == 3, digits > 0, numbers[2] > 0, numbers[2] <= 1_000_000 else { return false }
+        var frames: [ByteBuffer] = []
+        frames.reserveCapacity(Int(numbers[2]))
+        var index = separator + 1
+        let end = payload.writerIndex
+        while index < end {
+            var length = 0
+            var lengthDigits = 0
+            while index < end, let byte = payload.getInteger(at: index, as: UInt8.self), byte != UInt8(ascii: ":") {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), lengthDigits < 9 else { return false }
+                length = length * 10 + Int(byte - UInt8(ascii: "0"))
+                lengthDigits += 1
+                index += 1
+            }
+            guard lengthDigits > 0, index < end, let frame = payload.getSlice(at: index + 1, length: length) else { return false }
+            frames.append(frame)
+            index += 1 + length
+        }
+        guard frames.count == Int(numbers[2]) else { return false }
+        for (offset, frame) in frames.enumerated() { body(numbers[0], numbers[1] + UInt64(offset), frame) }
+        return true
+    }
+
     /// The `fetch` script's answer (see `RedisScripts.fetch`); nil for a room that is gone
     /// or an answer of the wrong shape.
     static func historyAnswer(_ reply: RESPValue) -> HistoryAnswer? {

@@ -37,6 +37,14 @@ public struct RoomStream<Event>: Sendable where Event: Sendable {
         self.maxHeld = maxHeld
     }
 
+    /// The common case, without allocating: `sequence` is the next number and no fetch is
+    /// in flight. True when it was taken (deliver it); false: call `receive`.
+    public mutating func takeIfNext(_ sequence: UInt64) -> Bool {
+        guard !fetching, let last, sequence == last + 1 else { return false }
+        self.last = sequence
+        return true
+    }
+
     public mutating func receive(_ sequence: UInt64, _ event: Event) -> Step {
         if fetching {
             if last.map({ sequence > $0 }) ?? true, held.count < maxHeld { held.append((sequence, event)) }

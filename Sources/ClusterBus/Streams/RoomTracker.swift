@@ -80,6 +80,13 @@ public struct RoomTracker: Sendable {
         }
     }
 
+    /// The common case, without allocating: a public message that is the room's next event.
+    /// True when it was taken (deliver it); false: call `receive`.
+    public mutating func receiveInOrder(incarnation: UInt64, sequence: UInt64, _ event: RoomEvent) -> Bool {
+        guard case .message = event, incarnation == self.incarnation else { return false }
+        return stream.takeIfNext(sequence)
+    }
+
     /// The first local member joined: the `JoinRoom` answer's members, as of its own join
     /// event `sequence`. Ignored once seeded (other local members were there before).
     public mutating func seed(incarnation: UInt64, sequence: UInt64, members: [(id: SessionID, profile: UserProfile)]) {
