@@ -289,15 +289,12 @@ enum RedisScripts {
     /// names whose node has no subscriber: it died). Every recipient is looked up before the
     /// first message is published.
     static let sendPrivate = #"""
-    need(K_NAMES, 'hash')
+    -- Only reads before the first PUBLISH (a wrong type fails the script before it), so no
+    -- `need` checks: this runs once per private message.
     local missing, targets = {}, {}
     for i = 3, #ARGV do
       local sid = redis.call('HGET', K_NAMES, ARGV[i])
-      local node = nil
-      if sid then
-        need(K_session(sid), 'hash')
-        node = redis.call('HGET', K_session(sid), 'node')
-      end
+      local node = sid and redis.call('HGET', K_session(sid), 'node')
       if node then
         targets[#targets + 1] = {node, sid, i - 2}
       else
@@ -308,7 +305,7 @@ enum RedisScripts {
     for _, t in ipairs(targets) do
       if redis.call('PUBLISH', CH_node(t[1]), 'P' .. t[2] .. SEP .. ARGV[2]) == 0 then missing[#missing + 1] = t[3] end
     end
-    table.sort(missing)
+    if #targets < #ARGV - 2 then table.sort(missing) end
     return missing
     """#
 
