@@ -1,6 +1,7 @@
 import ChatDomain
 import ClusterBus
 import Logging
+import Metrics
 import NIOCore
 import Synchronization
 import Wire
@@ -34,16 +35,35 @@ final class NodeContext: Sendable {
     }
 }
 
-/// Counters of one node, logged periodically and at shutdown.
+/// Counters of one node: swift-metrics counters (whatever backend the process bootstraps
+/// exports them, e.g. Prometheus; without one they cost nothing), each also kept here for
+/// the minute's log line.
 final class NodeMetrics: Sendable {
-    let accepted = Atomic<Int>(0)
-    let denied = Atomic<Int>(0)
-    let framesIn = Atomic<Int>(0)
-    let malformed = Atomic<Int>(0)
-    let slowReadersCut = Atomic<Int>(0)
-    let idleClosed = Atomic<Int>(0)
+    let accepted = NodeCounter("chorus_connections_accepted_total")
+    let denied = NodeCounter("chorus_connections_denied_total")
+    let framesIn = NodeCounter("chorus_frames_received_total")
+    let malformed = NodeCounter("chorus_malformed_frames_total")
+    let slowReadersCut = NodeCounter("chorus_slow_readers_cut_total")
+    let idleClosed = NodeCounter("chorus_idle_sessions_closed_total")
 
     var summary: String {
-        "accepted=\(accepted.load(ordering: .relaxed)) denied=\(denied.load(ordering: .relaxed)) frames=\(framesIn.load(ordering: .relaxed)) malformed=\(malformed.load(ordering: .relaxed)) slow_readers_cut=\(slowReadersCut.load(ordering: .relaxed)) idle_closed=\(idleClosed.load(ordering: .relaxed))"
+        "accepted=\(accepted.value) denied=\(denied.value) frames=\(framesIn.value) malformed=\(malformed.value) slow_readers_cut=\(slowReadersCut.value) idle_closed=\(idleClosed.value)"
     }
+}
+
+/// One counter: a swift-metrics `Counter` and its running total.
+final class NodeCounter: Sendable {
+    private let counter: Counter
+    private let total = Atomic<Int>(0)
+
+    init(_ label: String) {
+        counter = Counter(label: label)
+    }
+
+    func add(_ amount: Int) {
+        total.add(amount, ordering: .relaxed)
+        counter.increment(by: amount)
+    }
+
+    var value: Int { total.load(ordering: .relaxed) }
 }

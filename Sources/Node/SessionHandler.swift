@@ -94,10 +94,10 @@ final class SessionHandler: ChannelDuplexHandler {
                 perform(machine.inputClosed())
             }
         } else if event is PartialFrameTimedOut {
-            node.metrics.malformed.add(1, ordering: .relaxed)
+            node.metrics.malformed.add(1)
             perform(machine.partialFrameTimedOut())
         } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            node.metrics.idleClosed.add(1, ordering: .relaxed)
+            node.metrics.idleClosed.add(1)
             perform(machine.idle())
         } else {
             context.fireUserInboundEventTriggered(event)
@@ -109,7 +109,7 @@ final class SessionHandler: ChannelDuplexHandler {
         guard let context, !admitted, !ended else { return }
         remoteAddress = clientAddress?.ipAddress ?? "unknown"
         guard node.limiter.admit(remoteAddress) else {
-            node.metrics.denied.add(1, ordering: .relaxed)
+            node.metrics.denied.add(1)
             node.logger.notice("connection denied: server is full", metadata: ["client": "\(remoteAddress)"])
             context.write(wrapOutboundOut(ServerEvent.connectionDenied(reason: Reason.serverFull.rawValue).encoded()), promise: nil)
             closeAfterWrites(context)
@@ -117,7 +117,7 @@ final class SessionHandler: ChannelDuplexHandler {
             return
         }
         admitted = true
-        node.metrics.accepted.add(1, ordering: .relaxed)
+        node.metrics.accepted.add(1)
         registry.add(self)
         context.writeAndFlush(wrapOutboundOut(Self.connectionAccepted), promise: nil)
     }
@@ -184,7 +184,7 @@ final class SessionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard admitted, !ended, !closing else { return }
-        node.metrics.framesIn.add(1, ordering: .relaxed)
+        node.metrics.framesIn.add(1)
         framesSeen += 1
         switch unwrapInboundIn(data) {
         case .tooLarge:
@@ -198,7 +198,7 @@ final class SessionHandler: ChannelDuplexHandler {
             do {
                 perform(machine.received(try ClientRequest.decode(frame, limits: node.xmlLimits)))
             } catch {
-                node.metrics.malformed.add(1, ordering: .relaxed)
+                node.metrics.malformed.add(1)
                 node.logger.debug("malformed frame", metadata: ["session": "\(id)", "error": "\(error)"])
                 perform(machine.malformed())
             }
@@ -364,7 +364,7 @@ final class SessionHandler: ChannelDuplexHandler {
 
     private func cutSlowReader(_ context: ChannelHandlerContext) {
         guard !ended else { return }
-        node.metrics.slowReadersCut.add(1, ordering: .relaxed)
+        node.metrics.slowReadersCut.add(1)
         node.logger.notice("disconnecting slow reader", metadata: ["session": "\(id)", "client": "\(remoteAddress)"])
         slowReaderCheck?.cancel()
         context.close(promise: nil)
