@@ -111,6 +111,7 @@ let package = Package(
             dependencies: [
                 "Wire", "ClusterBus",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/ChorusTesting"
         ),

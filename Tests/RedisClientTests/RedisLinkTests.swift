@@ -14,14 +14,14 @@ import Testing
 
     @Test func reconnectsResubscribesAndFailsFastDuringTheOutage() async throws {
         try await RedisServer.with(password: "link-secret") { redis in
-            let logs = RedisCapturingLogHandler.Store()
+            let logs = CapturingLogHandler.Store()
             let collector = RedisMessageCollector()
             let reconnects = Counter()
             var configuration = try RedisConfiguration(url: redis.url)
             configuration.healthCheckInterval = .milliseconds(200)
             let link = RedisLink(
                 configuration: configuration, eventLoop: RedisTestSupport.eventLoop,
-                logger: RedisCapturingLogHandler.logger(logs), onMessages: collector.handler,
+                logger: CapturingLogHandler.logger(logs), onMessages: collector.handler,
                 onReconnect: { _ = reconnects.increment() }
             )
             try await link.start()

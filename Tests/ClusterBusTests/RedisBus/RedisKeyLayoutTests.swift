@@ -1,3 +1,4 @@
+import ChorusTesting
 import ChatDomain
 import ClusterBus
 import Logging
@@ -156,10 +157,10 @@ struct RedisKeyLayoutTests {
 
     @Test func aFailingScriptWritesNothingAndIsLoggedAtErrorLevel() async throws {
         try await BusCluster.with(buses: 1, rules: ClusterRules(permanentRooms: [Self.lobby: RoomOptions()])) { cluster in
-            let logs = RedisCapturingLogHandler.Store()
+            let logs = CapturingLogHandler.Store()
             let bus = try RedisClusterBus(nodeID: NodeID.fresh(name: "logged"), url: cluster.redis.url, prefix: cluster.prefix,
                                           rules: cluster.rules, eventLoop: cluster.group.next(),
-                                          logger: RedisCapturingLogHandler.logger(logs))
+                                          logger: CapturingLogHandler.logger(logs))
             let sink = BusRecorder()
             try await bus.start(sink: sink)
             let alice = SessionID(node: bus.nodeID, number: 1)
