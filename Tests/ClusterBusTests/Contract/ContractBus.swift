@@ -17,11 +17,14 @@ enum BusKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
 /// One started bus of either kind with a recording sink, and helpers to act as a node would.
 /// Events reach the sink at once (in process) or through Redis pub/sub, so event checks wait
 /// (`expectEvents`).
-final class ContractBus: Sendable {
+final class ContractBus: BusSessions {
     let kind: BusKind
     let bus: any ClusterBus
     let sink = BusRecorder()
     private let counter = Mutex<UInt64>(0)
+
+    var sessionBus: any ClusterBus { bus }
+    var label: String { kind.rawValue }
 
     private init(kind: BusKind, bus: any ClusterBus) {
         self.kind = kind
@@ -34,31 +37,26 @@ final class ContractBus: Sendable {
                              _ body: (ContractBus) async throws -> Result) async throws -> Result {
         switch kind {
         case .inProcess:
-            let bus = ContractBus(kind: kind, bus: InProcessBus(nodeID: NodeID.fresh(name: "contract"), rules: rules))
-            try await bus.bus.start(sink: bus.sink)
-            do {
-                let result = try await body(bus)
-                await bus.bus.shutdown()
-                return result
-            } catch {
-                await bus.bus.shutdown()
-                throw error
-            }
+            return try await run(ContractBus(kind: kind, bus: InProcessBus(nodeID: NodeID.fresh(name: "contract"), rules: rules)), body)
         case .redis:
             return try await RedisServer.with { redis in
-                let bus = ContractBus(kind: kind, bus: try RedisClusterBus(
+                try await run(ContractBus(kind: kind, bus: try RedisClusterBus(
                     nodeID: NodeID.fresh(name: "contract"), url: redis.url, prefix: "chorus:", rules: rules,
-                    eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: BusTest.logger))
-                try await bus.bus.start(sink: bus.sink)
-                do {
-                    let result = try await body(bus)
-                    await bus.bus.shutdown()
-                    return result
-                } catch {
-                    await bus.bus.shutdown()
-                    throw error
-                }
+                    eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: BusTest.logger)), body)
             }
+        }
+    }
+
+    /// Starts `bus`, runs `body`, shuts the bus down (also when `body` throws).
+    private static func run<Result>(_ bus: ContractBus, _ body: (ContractBus) async throws -> Result) async throws -> Result {
+        try await bus.bus.start(sink: bus.sink)
+        do {
+            let result = try await body(bus)
+            await bus.bus.shutdown()
+            return result
+        } catch {
+            await bus.bus.shutdown()
+            throw error
         }
     }
 
@@ -70,35 +68,10 @@ final class ContractBus: Sendable {
         try UserName.validate(name, maxLength: 20).get().key
     }
 
-    func login(_ name: String, zone: String = "Chat", variables: [Variable] = []) async throws -> (SessionID, LoginOutcome) {
-        let session = newSession()
-        return (session, try await bus.login(BusNode.request(name, session: session, zone: zone, variables: variables)))
-    }
-
-    func loggedIn(_ name: String, zone: String = "Chat", sourceLocation: SourceLocation = #_sourceLocation) async throws -> SessionID {
-        let (session, outcome) = try await login(name, zone: zone)
-        guard case .accepted = outcome else {
-            throw BusTestFailure("\(kind): login of \(name) was refused: \(outcome)", sourceLocation)
-        }
-        return session
-    }
-
-    func join(_ session: SessionID, _ room: RoomRef, password: String? = nil) async throws -> JoinOutcome {
-        try await bus.join(JoinRequest(session: session, room: room, password: password, create: nil))
-    }
-
-    func create(_ session: SessionID, _ room: RoomRef, _ options: RoomOptions = RoomOptions()) async throws -> JoinOutcome {
-        try await bus.join(JoinRequest(session: session, room: room, password: nil, create: options))
-    }
-
     @discardableResult
     func joined(_ session: SessionID, _ room: RoomRef, password: String? = nil, create options: RoomOptions? = nil,
                 sourceLocation: SourceLocation = #_sourceLocation) async throws -> JoinedRoom {
-        let outcome = try await bus.join(JoinRequest(session: session, room: room, password: password, create: options))
-        guard case .joined(let joined) = outcome else {
-            throw BusTestFailure("\(kind): \(options == nil ? "join" : "create") of \(room) failed: \(outcome)", sourceLocation)
-        }
-        return joined
+        try await requireJoined(session, room, password: password, create: options, sourceLocation: sourceLocation)
     }
 
     /// Waits until the sink recorded exactly `expected` (as `BusEventText` lines, filtered by

@@ -79,7 +79,7 @@ enum BusTest {
 }
 
 /// One node of a test cluster: a `RedisClusterBus` and the sink recording its events.
-final class BusNode: Sendable {
+final class BusNode: BusSessions {
     let name: String
     let bus: RedisClusterBus
     let sink = BusRecorder()
@@ -98,49 +98,19 @@ final class BusNode: Sendable {
     }
 
     var nodeID: NodeID { bus.nodeID }
+    var sessionBus: any ClusterBus { bus }
+    var label: String { name }
 
     /// A new session id of this node.
     func newSession() -> SessionID {
         SessionID(node: bus.nodeID, number: counter.withLock { $0 += 1; return $0 })
     }
 
-    static func request(_ name: String, session: SessionID, zone: String = "Chat",
-                        variables: [Variable] = []) throws -> LoginRequest {
-        let user = try UserName.validate(name, maxLength: 20).get()
-        return LoginRequest(session: session, name: user, profile: UserProfile(name: user.display, variables: variables), zone: zone)
-    }
-
-    /// Logs `name` in with a new session of this node.
-    func login(_ name: String, zone: String = "Chat") async throws -> (SessionID, LoginOutcome) {
-        let session = newSession()
-        return (session, try await bus.login(Self.request(name, session: session, zone: zone)))
-    }
-
-    /// Logs `name` in and requires acceptance.
-    func loggedIn(_ name: String, zone: String = "Chat", sourceLocation: SourceLocation = #_sourceLocation) async throws -> SessionID {
-        let (session, outcome) = try await login(name, zone: zone)
-        guard case .accepted = outcome else {
-            throw BusTestFailure("\(self.name): login of \(name) was refused: \(outcome)", sourceLocation)
-        }
-        return session
-    }
-
-    func join(_ session: SessionID, _ room: RoomRef, password: String? = nil) async throws -> JoinOutcome {
-        try await bus.join(JoinRequest(session: session, room: room, password: password, create: nil))
-    }
-
-    func create(_ session: SessionID, _ room: RoomRef, _ options: RoomOptions = RoomOptions()) async throws -> JoinOutcome {
-        try await bus.join(JoinRequest(session: session, room: room, password: nil, create: options))
-    }
-
     /// Joins (or creates) and requires success; returns the room joined.
     @discardableResult
     func joined(_ session: SessionID, _ room: RoomRef, password: String? = nil, create options: RoomOptions? = nil,
                 sourceLocation: SourceLocation = #_sourceLocation) async throws -> JoinedRoom {
-        let outcome = try await bus.join(JoinRequest(session: session, room: room, password: password, create: options))
-        guard case .joined(let joined) = outcome else {
-            throw BusTestFailure("\(name): \(options == nil ? "join" : "create") of \(room) by \(session) failed: \(outcome)", sourceLocation)
-        }
+        let joined = try await requireJoined(session, room, password: password, create: options, sourceLocation: sourceLocation)
         lastJoined.withLock { $0[room] = session }
         return joined
     }
