@@ -9,54 +9,35 @@ import Darwin
 
 /// A real `chorus-node` process for one test (a ``ChildProcess`` of ``Binaries/chorusNode()``).
 ///
-/// The node listens on 127.0.0.1 on a free port (and, if asked, serves web clients on a second
-/// one); its standard output and error go to temporary files, quoted in failure messages.
-/// Nodes are killed when the test process exits, whatever happened to the test.
+/// The node listens on 127.0.0.1 on a free port; its standard output and error go to
+/// temporary files, quoted in failure messages. Nodes are killed when the test process exits,
+/// whatever happened to the test.
 public final class NodeProcess: @unchecked Sendable {
-    /// The port of the HTTP listener for web clients (`--http-port`).
-    public enum HTTPPort: Sendable {
-        /// A port that was free a moment ago.
-        case free
-        /// This port (to start a node again where the previous one was).
-        case port(Int)
-    }
-
     public let port: Int
-    /// The web port (page and WebSockets), if the node was started with one.
-    public let httpPort: Int?
     public let arguments: [String]
     private let child: ChildProcess
     private let directory: URL
 
-    /// Starts a node with `--host 127.0.0.1 --port P` (and `--http-port H` if `httpPort` is
-    /// given) and `arguments`, and waits until it logs that it accepts connections (and serves
-    /// web clients). Set `CHORUS_*` variables of this process are not passed on.
-    public static func start(_ arguments: [String] = [], port: Int? = nil, httpPort: HTTPPort? = nil,
-                             readyTimeout: Double = 15,
+    /// Starts a node with `--host 127.0.0.1 --port P` and `arguments`, and waits until it logs
+    /// that it accepts connections. Set `CHORUS_*` variables of this process are not passed on.
+    ///
+    /// With `web`, the node also opens its web port (`--http-port 0`: the system picks a
+    /// free one) and ``webPort`` is where it listens.
+    public static func start(_ arguments: [String] = [], port: Int? = nil, web: Bool = false, readyTimeout: Double = 15,
                              sourceLocation: SourceLocation = #_sourceLocation) throws -> NodeProcess {
+        let arguments = web ? ["--http-port", "0"] + arguments : arguments
         var attempt = 0
         while true {
             attempt += 1
             let chosen = try port ?? freePort()
-            let chosenHTTP: Int?
-            switch httpPort {
-            case nil: chosenHTTP = nil
-            case .port(let fixed): chosenHTTP = fixed
-            case .free:
-                var free = try freePort()
-                while free == chosen { free = try freePort() }
-                chosenHTTP = free
-            }
-            var listening = ["--host", "127.0.0.1", "--port", String(chosen)]
-            if let chosenHTTP { listening += ["--http-port", String(chosenHTTP)] }
-            let node = try NodeProcess(arguments: listening + arguments, port: chosen, httpPort: chosenHTTP)
+            let node = try NodeProcess(arguments: ["--host", "127.0.0.1", "--port", String(chosen)] + arguments, port: chosen)
             do {
                 try node.waitUntilReady(timeout: readyTimeout, sourceLocation: sourceLocation)
+                if web { node.webPort = try node.requireWebPort(timeout: readyTimeout) }
                 return node
             } catch {
-                // A free port may have been taken in between by another test's node: retry.
-                let choseFreely = port == nil || { if case .free = httpPort { true } else { false } }()
-                if choseFreely, attempt < 3, !node.isRunning, node.output.contains("cannot listen") { continue }
+                // The free port may have been taken in between by another test's node: retry.
+                if port == nil, attempt < 3, !node.isRunning, node.output.contains("cannot listen") { continue }
                 throw error
             }
         }
@@ -65,7 +46,7 @@ public final class NodeProcess: @unchecked Sendable {
     /// Runs `chorus-node` with exactly `arguments` to completion (for configuration errors):
     /// returns its exit status, standard output and standard error.
     public static func run(_ arguments: [String], timeout: Double = 15) throws -> (status: Int32, stdout: String, stderr: String) {
-        let node = try NodeProcess(arguments: arguments, port: 0, httpPort: nil)
+        let node = try NodeProcess(arguments: arguments, port: 0)
         guard let status = node.child.waitForExitBlocking(timeout: timeout) else {
             node.kill()
             throw TestFailure("chorus-node \(arguments.joined(separator: " ")) still running after \(timeout) s")
@@ -73,9 +54,8 @@ public final class NodeProcess: @unchecked Sendable {
         return (status, node.child.log, node.child.errorLog)
     }
 
-    private init(arguments: [String], port: Int, httpPort: Int?) throws {
+    private init(arguments: [String], port: Int) throws {
         self.port = port
-        self.httpPort = httpPort
         self.arguments = arguments
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -88,6 +68,27 @@ public final class NodeProcess: @unchecked Sendable {
     deinit {
         kill()
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The web port, when started with `web`.
+    public private(set) var webPort: Int?
+
+    /// The web port the node logged (`serving web clients on HOST:PORT`), waiting for the
+    /// line up to `timeout` seconds.
+    public func requireWebPort(timeout: Double = 15) throws -> Int {
+        if let webPort { return webPort }
+        let marker = "serving web clients on "
+        func parsed() -> Int? {
+            guard let range = output.range(of: marker) else { return nil }
+            // "127.0.0.1:PORT: the chat page at /, …"
+            let address = output[range.upperBound...].split(separator: " ").first ?? ""
+            return address.split(separator: ":").last.flatMap { Int($0) }
+        }
+        _ = eventuallyBlocking(timeout: timeout) { parsed() != nil || !isRunning }
+        guard let port = parsed() else {
+            throw TestFailure("chorus-node has no web port (start it with web: true); log:\n\(logTail())")
+        }
+        return port
     }
 
     /// The node's process id.
@@ -121,21 +122,14 @@ public final class NodeProcess: @unchecked Sendable {
     /// Sends SIGKILL and waits for the process to be gone.
     public func kill() { child.kill() }
 
-    /// The log lines that say the node is ready: it accepts connections and, with a web port,
-    /// serves web clients.
-    private var readyLines: [String] {
-        ["accepting connections on"] + (httpPort == nil ? [] : ["serving web clients on"])
-    }
-
     private func waitUntilReady(timeout: Double, sourceLocation: SourceLocation) throws {
-        let isReady = { [readyLines] in readyLines.allSatisfy(self.output.contains) }
-        let ready = eventuallyBlocking(timeout: timeout) { isReady() || !isRunning }
-        if isReady() { return }
+        let ready = eventuallyBlocking(timeout: timeout) { output.contains("accepting connections on") || !isRunning }
+        if output.contains("accepting connections on") { return }
         let command = "chorus-node \(arguments.joined(separator: " "))"
         if !ready {
             kill()
-            throw TestFailure("\(command) not ready within \(timeout) s (waiting for \(readyLines.map { "\"\($0)\"" }.joined(separator: " and "))); log:\n\(logTail())", sourceLocation: sourceLocation)
+            throw TestFailure("\(command) not ready within \(timeout) s; log:\n\(logTail())", sourceLocation: sourceLocation)
         }
-        throw TestFailure("\(command) exited with status \(child.terminationStatus ?? -1) before it was ready; log:\n\(logTail())", sourceLocation: sourceLocation)
+        throw TestFailure("\(command) exited with status \(child.terminationStatus ?? -1) before accepting connections; log:\n\(logTail())", sourceLocation: sourceLocation)
     }
 }

@@ -14,7 +14,7 @@ struct WebChatPageTests {
     @Test("a browser user chats with a TCP user: lists, errors, private messages, rooms, reconnection",
           .enabled(if: !skipped, "CHORUS_SKIP_BROWSER=1"), .timeLimit(.minutes(3)))
     func browserChatsWithTCPClient() async throws {
-        var node = try NodeProcess.start(httpPort: .free)
+        var node = try NodeProcess.start(web: true)
         let browser = try await HeadlessChromium.start()
         try await withCleanup({
             try await scenario(browser: browser, node: &node)
@@ -27,7 +27,8 @@ struct WebChatPageTests {
     private func scenario(browser: HeadlessChromium, node: inout NodeProcess) async throws {
         let page = ChatPage(driver: browser.driver)
         let driver = browser.driver
-        let origin = "http://127.0.0.1:\(try #require(node.httpPort))"
+        let webPort = try node.requireWebPort()
+        let origin = "http://127.0.0.1:\(webPort)"
 
         // The page loads from the node alone and connects over /ws.
         try await driver.navigate(to: origin + "/")
@@ -162,8 +163,8 @@ struct WebChatPageTests {
         // back, logs in again as alice and returns to her room.
         try node.stop()
         try await page.waitUntil("that it reconnects") { $0.status.contains("Reconnecting") }
-        let httpPort = try #require(node.httpPort)
-        node = try NodeProcess.start(port: node.port, httpPort: .port(httpPort))
+        node = try NodeProcess.start(["--http-port", String(webPort)], port: node.port)
+        #expect(try node.requireWebPort() == webPort)
         try await page.waitUntil("alice back in Open", timeout: .seconds(40)) {
             $0.status.contains("Reconnected as alice") && $0.room == "Open" && $0.users == ["alice"]
         }
