@@ -30,7 +30,14 @@ struct WebChatPageTests {
         let webPort = try node.requireWebPort()
         let origin = "http://127.0.0.1:\(webPort)"
 
-        // The page loads from the node alone and connects over /ws.
+        // The page loads from the node alone and connects over /ws. Script errors and
+        // violations of the node's Content-Security-Policy are recorded from the first moment.
+        try await driver.devTools("Page.addScriptToEvaluateOnNewDocument", ["source": """
+            window.__problems = [];
+            addEventListener('error', (e) => __problems.push('error: ' + e.message));
+            addEventListener('unhandledrejection', (e) => __problems.push('rejection: ' + e.reason));
+            document.addEventListener('securitypolicyviolation', (e) => __problems.push('CSP: ' + e.violatedDirective + ' ' + e.blockedURI));
+            """])
         try await driver.navigate(to: origin + "/")
         try await page.waitUntil("that it is connected") { $0.status.contains("Connected") && $0.loginVisible }
         let foreign = try await driver.evaluate("""
@@ -177,6 +184,9 @@ struct WebChatPageTests {
         try await page.waitUntil("carol in the user list") { $0.users == ["alice", "carol"] }
         try carol.send(Request.publicMessage("after the restart"))
         try await page.waitUntil("carol's message") { $0.hasLine(containing: "carol: after the restart") }
+
+        let problems = try await driver.evaluate("return window.__problems;", as: [String].self)
+        #expect(problems.isEmpty, "the page had script errors or CSP violations: \(problems)")
     }
 
     /// Sends a create or join request and waits for its `JoinRoom`, which must succeed (other
