@@ -45,7 +45,7 @@ final class HeadlessChromium: Sendable {
                 // The free port may have been taken in between: try another.
                 if attempt < 3, driverProcess.log.contains("bind") { continue }
                 try? FileManager.default.removeItem(at: directory)
-                throw TestFailure("chromedriver --port=\(port) did not become ready: \(driverProcess.log.suffix(800))")
+                throw TestFailure("chromedriver --port=\(port) did not become ready; its log: \(oneLine(driverProcess.log))")
             }
             let profile = directory.appendingPathComponent("profile")
             let capabilities: [String: Any] = [
@@ -64,9 +64,9 @@ final class HeadlessChromium: Sendable {
             } catch {
                 killBrowsers(using: profile)
                 driverProcess.kill()
-                let log = driverProcess.log.suffix(800)
+                let log = oneLine(driverProcess.log)
                 try? FileManager.default.removeItem(at: directory)
-                throw TestFailure("headless Chromium did not start (\(error)); chromedriver log: \(log)")
+                throw TestFailure("headless Chromium did not start (\(oneLine(String(describing: error)))); chromedriver's log: \(log)")
             }
         }
     }
@@ -85,8 +85,10 @@ final class HeadlessChromium: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// chromedriver's log so far (for failure messages).
-    var driverLog: String { chromedriver.log }
+    /// The end of a log as one line, for a failure message that stays one line.
+    private static func oneLine(_ text: String) -> String {
+        String(text.suffix(600)).split(whereSeparator: \.isNewline).joined(separator: " | ")
+    }
 
     /// SIGKILLs every process whose command line names this test's profile directory (the
     /// browser and its helpers, which chromedriver started), and waits until they are gone.
