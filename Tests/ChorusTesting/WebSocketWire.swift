@@ -15,6 +15,13 @@ public enum WebSocketWire {
         public let masked: Bool
         public let payload: [UInt8]
 
+        public init(fin: Bool, opcode: UInt8, masked: Bool, payload: [UInt8]) {
+            self.fin = fin
+            self.opcode = opcode
+            self.masked = masked
+            self.payload = payload
+        }
+
         /// The status code of a close frame (nil if it has none).
         public var closeCode: UInt16? {
             guard opcode == Opcode.close.rawValue, payload.count >= 2 else { return nil }

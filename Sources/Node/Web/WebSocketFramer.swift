@@ -32,12 +32,32 @@ final class WebSocketFramer {
         if let entry = cache[slot], Self.sameBytes(entry.source, bytes) {
             return entry.framed
         }
-        var payload = bytes
-        if kind == .text, payload.readableBytesView.last == 0 {
-            payload.moveWriterIndex(to: payload.writerIndex - 1)
-        }
-        let framed = Self.frame(payload, opcode: kind == .text ? .text : .binary, allocator: allocator)
+        let framed = kind == .text ? textFrames(bytes) : Self.frame(bytes, opcode: .binary, allocator: allocator)
         cache[slot] = Entry(source: bytes, framed: framed)
+        return framed
+    }
+
+    /// One text message per document: a write may hold several zero-terminated documents
+    /// (a batch of room events, coalesced room-list updates).
+    private func textFrames(_ bytes: ByteBuffer) -> ByteBuffer {
+        let view = bytes.readableBytesView
+        guard let firstEnd = view.firstIndex(of: 0), firstEnd != view.index(before: view.endIndex) else {
+            var payload = bytes
+            if view.last == 0 { payload.moveWriterIndex(to: payload.writerIndex - 1) }
+            return Self.frame(payload, opcode: .text, allocator: allocator)
+        }
+        var framed = allocator.buffer(capacity: bytes.readableBytes + 16)
+        var start = view.startIndex
+        var end: Int? = firstEnd
+        while start < view.endIndex {
+            let stop = end ?? view.endIndex
+            if stop > start {
+                let payload = bytes.getSlice(at: start, length: stop - start)!
+                Self.writeFrame(payload, opcode: .text, into: &framed)
+            }
+            start = stop + 1
+            end = start < view.endIndex ? view[start...].firstIndex(of: 0) : nil
+        }
         return framed
     }
 
@@ -50,8 +70,13 @@ final class WebSocketFramer {
 
     /// One final, unmasked frame: the 2 to 10 byte header, then the payload.
     static func frame(_ payload: ByteBuffer, opcode: WebSocketOpcodeByte, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var framed = allocator.buffer(capacity: payload.readableBytes + 10)
+        writeFrame(payload, opcode: opcode, into: &framed)
+        return framed
+    }
+
+    private static func writeFrame(_ payload: ByteBuffer, opcode: WebSocketOpcodeByte, into framed: inout ByteBuffer) {
         let length = payload.readableBytes
-        var framed = allocator.buffer(capacity: length + 10)
         framed.writeInteger(0x80 | opcode.rawValue)
         if length < 126 {
             framed.writeInteger(UInt8(length))
@@ -63,7 +88,6 @@ final class WebSocketFramer {
             framed.writeInteger(UInt64(length))
         }
         framed.writeImmutableBuffer(payload)
-        return framed
     }
 
     /// A close frame with a status code and a short reason (at most 123 bytes of it).
