@@ -69,7 +69,10 @@ struct ChorusNodeCommand: AsyncParsableCommand {
             throw ConfigurationError("cannot read the accounts file \"\(path)\" (--accounts / CHORUS_ACCOUNTS): check that it exists and is readable UTF-8")
         }
         var accounts: [String: String] = [:]
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // By unicode scalars: a Character "\r\n" is not "\n", so CRLF files would be one line.
+        let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
+        for (index, scalars) in lines.enumerated() {
+            let raw = Substring(scalars)
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.trimmingCharacters(in: .whitespaces).isEmpty || line.hasPrefix("#") { continue }
             guard let colon = line.firstIndex(of: ":"),
