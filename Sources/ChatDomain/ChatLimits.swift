@@ -21,5 +21,13 @@ public struct ChatLimits: Sendable, Equatable {
     /// it with the hidden `--ban-minute-seconds`).
     public var banMinuteMilliseconds: Int64 = 60_000
 
+    /// Variables (PROTOCOL.md section 5): name length and data length in characters, room
+    /// variables per room (`--max-room-variables`), user variables per user, login ones
+    /// included (`--max-user-variables`).
+    public var maxVariableNameLength = 32
+    public var maxVariableDataLength = 4096
+    public var maxRoomVariables = 32
+    public var maxUserVariables = 32
+
     public init() {}
 }

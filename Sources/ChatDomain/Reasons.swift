@@ -34,6 +34,13 @@ public enum Reason: String, Sendable, Error, Equatable, CaseIterable {
     case messagesLost = "Messages lost"
     // Moderation
     case notAllowed = "Not allowed"
+    // Variables
+    case variableNameRequired = "Variable name is required"
+    case variableNameInvalid = "Variable name is invalid"
+    case variableTooLarge = "Variable is too large"
+    case tooManyVariables = "Too many variables"
+    case variableDoesNotExist = "Variable does not exist"
+    case variableLocked = "Variable is locked"
     // Frames
     case malformedMessage = "Malformed message"
     case messageTooLarge = "Message too large"

@@ -12,7 +12,7 @@ public struct SessionState: Sendable {
     public let defaultZone: String
     public private(set) var phase: Phase = .connected
     public private(set) var name: UserName?
-    public private(set) var profile: UserProfile?
+    public internal(set) var profile: UserProfile?
     /// The user's zone: the default zone after login, or the zone of the room it last joined.
     public private(set) var zone: String
     public private(set) var room: RoomRef?
@@ -44,7 +44,10 @@ public struct SessionState: Sendable {
         // moderators file lists it: to others it is a name in use (docs/protocol.md, AdminLogin).
         if limits.moderators[name.key] != nil { return .failure(.nameInUse) }
         if !passwordMatches(name, password) { return .failure(.incorrectPassword) }
-        return .success((name, UserProfile(name: name.display, variables: variables)))
+        switch checkLoginVariables(variables) {
+        case .failure(let reason): return .failure(reason)
+        case .success(let checked): return .success((name, UserProfile(name: name.display, variables: checked)))
+        }
     }
 
     /// What an AdminLogin request asks the cluster for: the moderator's validated name and

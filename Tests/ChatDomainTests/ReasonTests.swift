@@ -39,6 +39,12 @@ import Testing
         (.addressBanned, "Address is banned"),
         (.nameBanned, "Name is banned"),
         (.notAllowed, "Not allowed"),
+        (.variableNameRequired, "Variable name is required"),
+        (.variableNameInvalid, "Variable name is invalid"),
+        (.variableTooLarge, "Variable is too large"),
+        (.tooManyVariables, "Too many variables"),
+        (.variableDoesNotExist, "Variable does not exist"),
+        (.variableLocked, "Variable is locked"),
     ]
 
     @Test("raw value is the protocol string", arguments: table)
@@ -47,7 +53,7 @@ import Testing
         #expect(Reason(rawValue: entry.1) == entry.0)
     }
 
-    /// The table holds 33 distinct reasons with 33 distinct strings. The exhaustive switch
+    /// The table holds 39 distinct reasons with 39 distinct strings. The exhaustive switch
     /// stops compiling when a case is added to `Reason`: the reminder to add it to `table`
     /// and to raise the count.
     @Test func tableListsEveryReasonOnce() {
@@ -58,8 +64,10 @@ import Testing
                  .roomNameInvalid, .tooManyRooms, .notLoggedIn, .roomDoesNotExist, .roomFull, .alreadyInRoom,
                  .notInRoom, .messageTooLong, .flooding, .userNotFound, .malformedMessage, .messageTooLarge,
                  .unknownAction, .idleTimeout, .serverShuttingDown, .descriptionTooLong,
-                 .tooManyRecipients, .messagesLost, .addressBanned, .nameBanned, .notAllowed:
-                return 33
+                 .tooManyRecipients, .messagesLost, .addressBanned, .nameBanned, .notAllowed,
+                 .variableNameRequired, .variableNameInvalid, .variableTooLarge, .tooManyVariables, .variableDoesNotExist,
+                 .variableLocked:
+                return 39
             }
         }
         #expect(Set(Self.table.map(\.0)).count == caseCount(.flooding))
@@ -76,6 +84,8 @@ import Testing
         "Room does not exist", "Room is full", "Already in room", "Not in a room",
         "Message is too long", "Flooding", "User not found", "Description is too long", "Too many recipients", "Messages lost",
         "Name is banned", "Address is banned", "Not allowed",
+        "Variable name is required", "Variable name is invalid", "Variable is too large", "Too many variables",
+        "Variable does not exist", "Variable is locked",
     ])
     func protocolReasonExists(_ text: String) throws {
         let reason = try #require(Reason(rawValue: text))

@@ -37,7 +37,7 @@ import Testing
 
     @Test func loginYieldsNameAndProfile() throws {
         var state = SessionState(limits: ChatLimits(), defaultZone: "Chat")
-        let variables = [Variable(name: "color", data: "blue"), Variable(name: "", data: "")]
+        let variables = [Variable(name: "color", data: "blue"), Variable(name: "size", data: "")]
         let (name, profile) = try state.checkLogin(name: "Ze\u{301}lie", password: "", variables: variables).get()
         #expect(scalars(name.display) == scalars("Z\u{E9}lie"))
         #expect(profile == UserProfile(name: name.display, moderator: false, variables: variables))
