@@ -67,6 +67,54 @@ public protocol ClusterBus: AnyObject, Sendable {
 
     /// Whether new connections from this client address are banned.
     func isAddressBanned(_ address: String) async throws(ClusterError) -> Bool
+
+    /// Stores the session's changed user variables (its whole profile, as later user lists
+    /// show it) and, atomically with it, tells every member of its room `push` as the
+    /// room's next event (PROTOCOL.md section 5, user variables). False when the session
+    /// is in no room: nobody was told, and the caller sends `push` to the user alone.
+    func setProfile(session: SessionID, profile: UserProfile, push: ByteBuffer) async throws(ClusterError) -> Bool
+
+    /// Creates, updates or deletes a variable of the session's room, atomically with the
+    /// lock, existence and count checks; the change reaches every member as a
+    /// ``RoomEvent/variable(_:)`` in the room's order (PROTOCOL.md section 5, room variables).
+    func roomVariable(_ request: RoomVariableRequest) async throws(ClusterError) -> RoomVariableOutcome
+}
+
+/// A room variable request as the cluster carries it out.
+public struct RoomVariableRequest: Sendable, Equatable {
+    public enum Action: Sendable, Equatable {
+        /// `CreateRoomVariable`: creates the variable, or updates it (with `locked`) when it exists.
+        case create(data: String, persistent: Bool, locked: Bool)
+        /// `UpdateRoomVariable`: `locked` is taken when the sender is the creator or a moderator.
+        case update(data: String, locked: Bool)
+        case delete
+    }
+
+    public var session: SessionID
+    /// The room the session is in (a session that is elsewhere in the cluster gets `Not in a room`).
+    public var room: RoomRef
+    public var name: String
+    public var action: Action
+    /// The sender is a moderator: it may change locked variables and their lock.
+    public var moderator: Bool
+    /// The most variables the room may hold (`Too many variables`).
+    public var maxVariables: Int
+
+    public init(session: SessionID, room: RoomRef, name: String, action: Action, moderator: Bool, maxVariables: Int) {
+        self.session = session
+        self.room = room
+        self.name = name
+        self.action = action
+        self.moderator = moderator
+        self.maxVariables = maxVariables
+    }
+}
+
+public enum RoomVariableOutcome: Sendable, Equatable {
+    /// Done: the members (the sender included) receive the change as a room event.
+    case done
+    /// `Not in a room`, `Variable does not exist`, `Variable is locked` or `Too many variables`.
+    case failed(Reason)
 }
 
 /// A moderator's command as the cluster carries it out.
@@ -135,6 +183,9 @@ public enum RoomEvent: Sendable {
     case joined(SessionID, UserProfile)
     /// A member left (or its session ended).
     case left(SessionID, UserProfile)
+    /// A room variable was created, updated or deleted (PROTOCOL.md section 5); a
+    /// non-persistent variable's deletion when its creator left comes before the `left`.
+    case variable(RoomVariableChange)
     /// This node missed `count` events of the room that it could not catch up on: its
     /// members get `Error` `Messages lost` (their user lists are corrected by the events
     /// that follow).
@@ -204,9 +255,12 @@ public struct JoinedRoom: Sendable, Equatable {
     public var newZone: ZoneListing?
     /// The number of users in the room's zone after the join.
     public var zoneUsers: Int
+    /// The room's variables in creation order, as of the join.
+    public var variables: [RoomVariable]
 
     public init(room: RoomRef, summary: RoomSummary, members: [UserProfile], created: Bool,
-                left: RoomRef?, newZone: ZoneListing?, zoneUsers: Int) {
+                left: RoomRef?, newZone: ZoneListing?, zoneUsers: Int, variables: [RoomVariable] = []) {
+        self.variables = variables
         self.room = room
         self.summary = summary
         self.members = members

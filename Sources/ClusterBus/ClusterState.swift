@@ -18,6 +18,8 @@ struct ClusterState {
     struct Room {
         var options: RoomOptions
         var members: [SessionID]
+        /// Room variables in creation order.
+        var variables: [RoomVariable] = []
     }
 
     struct Zone {
@@ -113,7 +115,7 @@ struct ClusterState {
         let members = room.members.compactMap { sessions[$0]?.profile }
         return .joined(JoinedRoom(room: target, summary: summary, members: members, created: request.create != nil,
                                   left: left, newZone: zoneChanged ? listing(of: target.zone) : nil,
-                                  zoneUsers: zones[target.zone]!.users))
+                                  zoneUsers: zones[target.zone]!.users, variables: room.variables))
     }
 
     mutating func leave(_ id: SessionID, events: inout [ClusterEvent]) -> Bool {
@@ -153,6 +155,53 @@ struct ClusterState {
         return .done
     }
 
+    /// See `ClusterBus.setProfile`: true when the session's room was told `push`.
+    mutating func setProfile(_ id: SessionID, profile: UserProfile, push: ByteBuffer, events: inout [ClusterEvent]) -> Bool {
+        guard sessions[id] != nil else { return false }
+        sessions[id]!.profile = profile
+        guard let room = sessions[id]!.room else { return false }
+        events.append(.room(room, .message(push)))
+        return true
+    }
+
+    /// See `ClusterBus.roomVariable`: checked and applied in one step, like the Redis script.
+    mutating func roomVariable(_ request: RoomVariableRequest, events: inout [ClusterEvent]) -> RoomVariableOutcome {
+        let ref = request.room
+        guard sessions[request.session]?.room == ref, var room = rooms[ref] else { return .failed(.notInRoom) }
+        let index = room.variables.firstIndex { $0.name == request.name }
+        let change: RoomVariableChange
+        switch (request.action, index) {
+        case (.create(let data, let persistent, let locked), nil):
+            guard room.variables.count < request.maxVariables else { return .failed(.tooManyVariables) }
+            room.variables.append(RoomVariable(name: request.name, data: data, persistent: persistent, locked: locked,
+                                               creator: request.session))
+            change = RoomVariableChange(kind: .create, name: request.name, data: data, persistent: persistent, locked: locked)
+        case (.update, nil), (.delete, nil):
+            return .failed(.variableDoesNotExist)
+        case (.create(let data, _, let locked), let index?), (.update(let data, let locked), let index?):
+            var variable = room.variables[index]
+            guard VariableRules.mayChange(variable, by: request.session, moderator: request.moderator) else {
+                return .failed(.variableLocked)
+            }
+            variable.data = data
+            if VariableRules.mayLock(variable, by: request.session, moderator: request.moderator) { variable.locked = locked }
+            room.variables[index] = variable
+            change = RoomVariableChange(kind: .update, name: variable.name, data: data, persistent: variable.persistent,
+                                        locked: variable.locked)
+        case (.delete, let index?):
+            let variable = room.variables[index]
+            guard VariableRules.mayChange(variable, by: request.session, moderator: request.moderator) else {
+                return .failed(.variableLocked)
+            }
+            room.variables.remove(at: index)
+            change = RoomVariableChange(kind: .delete, name: variable.name, data: "", persistent: variable.persistent,
+                                        locked: variable.locked)
+        }
+        rooms[ref] = room
+        events.append(.room(ref, .variable(change)))
+        return .done
+    }
+
     /// A session's address as it can be banned: nil when the node did not know it.
     static func bannableAddress(_ address: String) -> String? {
         address.isEmpty || address == "unknown" ? nil : address
@@ -169,6 +218,15 @@ struct ClusterState {
     private mutating func removeMember(_ id: SessionID, profile: UserProfile, from ref: RoomRef, events: inout [ClusterEvent]) {
         guard var room = rooms[ref], let index = room.members.firstIndex(of: id) else { return }
         room.members.remove(at: index)
+        // The leaving member's non-persistent variables go first (PROTOCOL.md section 5).
+        room.variables.removeAll { variable in
+            guard variable.creator == id, !variable.persistent else { return false }
+            if !room.members.isEmpty {
+                events.append(.room(ref, .variable(RoomVariableChange(kind: .delete, name: variable.name, data: "",
+                                                                      persistent: false, locked: variable.locked))))
+            }
+            return true
+        }
         events.append(.room(ref, .left(id, profile)))
         let users = zones[ref.zone]?.users ?? 0
         if room.members.isEmpty && !room.options.permanent {

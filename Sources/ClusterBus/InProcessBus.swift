@@ -107,6 +107,14 @@ public final class InProcessBus: ClusterBus {
         return state.withLock { $0.cluster.bans.isAddressBanned(address, at: now) }
     }
 
+    public func setProfile(session: SessionID, profile: UserProfile, push: ByteBuffer) async throws(ClusterError) -> Bool {
+        mutate { cluster, events in cluster.setProfile(session, profile: profile, push: push, events: &events) }
+    }
+
+    public func roomVariable(_ request: RoomVariableRequest) async throws(ClusterError) -> RoomVariableOutcome {
+        mutate { cluster, events in cluster.roomVariable(request, events: &events) }
+    }
+
     /// Applies one operation and delivers the events it caused, under the lock.
     private func mutate<T>(_ body: (inout ClusterState, inout [ClusterEvent]) -> T) -> T {
         state.withLock { locked in

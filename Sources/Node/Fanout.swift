@@ -48,6 +48,9 @@ final class Fanout: ClusterEventSink {
                 batch.append(.joined(room, id, ServerEvent.userJoined(WireUser(profile)).encoded(allocator: allocator)))
             case .room(let room, .left(let id, let profile)):
                 batch.append(.left(room, id, ServerEvent.userLeft(WireUser(profile)).encoded(allocator: allocator)))
+            case .room(let room, .variable(let change)):
+                let event = ServerEvent.roomVariableChanged(minorAction: change.kind.rawValue, variable: WireRoomVariable(change))
+                batch.append(.room(room, event.encoded(allocator: allocator)))
             case .room(let room, .lost(let count)):
                 // PROTOCOL.md, SendPublicMessage: "Nothing is lost in silence".
                 batch.append(.room(room, ServerEvent.error(.messagesLost, action: "", detail: "\(count)").encoded(allocator: allocator)))

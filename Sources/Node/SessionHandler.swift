@@ -410,6 +410,13 @@ final class SessionHandler: ChannelDuplexHandler {
             return .flag(await result { () async throws(ClusterError) in try await bus.recordWrongPassword(nameKey: key) })
         case .isNameTaken(let key): return .flag(await result { () async throws(ClusterError) in try await bus.isNameTaken(nameKey: key) })
         case .moderate(let request): return .moderated(await result { () async throws(ClusterError) in try await bus.moderate(request) })
+        case .setProfile(let session, let profile, let push):
+            let bytes = push.encoded()
+            return .profileSet(await result { () async throws(ClusterError) in
+                try await bus.setProfile(session: session, profile: profile, push: bytes)
+            })
+        case .roomVariable(let request):
+            return .roomVariable(await result { () async throws(ClusterError) in try await bus.roomVariable(request) })
         }
     }
 

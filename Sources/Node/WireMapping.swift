@@ -24,6 +24,16 @@ extension WireVariable {
     }
 }
 
+extension WireRoomVariable {
+    init(_ variable: RoomVariable) {
+        self.init(name: variable.name, data: variable.data, persistent: variable.persistent, locked: variable.locked)
+    }
+
+    init(_ change: RoomVariableChange) {
+        self.init(name: change.name, data: change.data, persistent: change.persistent, locked: change.locked)
+    }
+}
+
 extension Variable {
     init(_ variable: WireVariable) {
         self.init(name: variable.name, data: variable.data)

@@ -17,6 +17,16 @@ public enum ClientRequest: Sendable, Equatable {
     case getServerTime
     case getRoomsInZone(zone: String)
     case ping
+    /// `CreateRoomVariable`: `<RoomVariable Persistent= Locked=><Name/><Data/></RoomVariable>`.
+    case createRoomVariable(RoomVariableSpec)
+    /// `UpdateRoomVariable`: `<RoomVariable Locked=><Name/><Data/></RoomVariable>`.
+    case updateRoomVariable(RoomVariableSpec)
+    /// `DeleteRoomVariable`: `<RoomVariable><Name/></RoomVariable>`.
+    case deleteRoomVariable(name: String)
+    /// `UpdateUserVariable`: `<MinorAction>Create|Update</MinorAction><Name/><Data/>`.
+    case updateUserVariable(minorAction: String, name: String, data: String)
+    /// `DeleteUserVariable`: `<UserVariable><Name/></UserVariable>`.
+    case deleteUserVariable(name: String)
     /// Any other action, spelled as received.
     case unknown(action: String)
 
@@ -37,6 +47,11 @@ public enum ClientRequest: Sendable, Equatable {
         case .getServerTime: RequestAction.getServerTime.rawValue
         case .getRoomsInZone: RequestAction.getRoomsInZone.rawValue
         case .ping: RequestAction.ping.rawValue
+        case .createRoomVariable: RequestAction.createRoomVariable.rawValue
+        case .updateRoomVariable: RequestAction.updateRoomVariable.rawValue
+        case .deleteRoomVariable: RequestAction.deleteRoomVariable.rawValue
+        case .updateUserVariable: RequestAction.updateUserVariable.rawValue
+        case .deleteUserVariable: RequestAction.deleteUserVariable.rawValue
         case .unknown(let action): action
         }
     }
@@ -141,6 +156,19 @@ public enum ClientRequest: Sendable, Equatable {
             return .getRoomsInZone(zone: zone.map { $0.child("Name")?.text ?? $0.text } ?? "")
         case .ping:
             return .ping
+        case .createRoomVariable, .updateRoomVariable:
+            let variable = parameters.child("RoomVariable") ?? XMLElement(name: "RoomVariable")
+            let spec = RoomVariableSpec(name: variable.childText("Name"), data: variable.childValue("Data"),
+                                        persistent: action == .createRoomVariable && variable.booleanAttribute("Persistent") == true,
+                                        locked: variable.booleanAttribute("Locked") ?? false)
+            return action == .createRoomVariable ? .createRoomVariable(spec) : .updateRoomVariable(spec)
+        case .deleteRoomVariable:
+            return .deleteRoomVariable(name: parameters.child("RoomVariable")?.childText("Name") ?? "")
+        case .updateUserVariable:
+            return .updateUserVariable(minorAction: String(parameters.childText("MinorAction").trimmingXMLWhitespace),
+                                       name: parameters.childText("Name"), data: parameters.childValue("Data"))
+        case .deleteUserVariable:
+            return .deleteUserVariable(name: parameters.child("UserVariable")?.childText("Name") ?? "")
         }
     }
 }
@@ -160,6 +188,11 @@ enum RequestAction: String, CaseIterable {
     case ping = "Ping"
     case adminLogin = "AdminLogin"
     case moderatorCommand = "ModeratorCommand"
+    case createRoomVariable = "CreateRoomVariable"
+    case updateRoomVariable = "UpdateRoomVariable"
+    case deleteRoomVariable = "DeleteRoomVariable"
+    case updateUserVariable = "UpdateUserVariable"
+    case deleteUserVariable = "DeleteUserVariable"
 
     /// The action spelled `spelling` in any ASCII letter case.
     init?(matching spelling: String) {

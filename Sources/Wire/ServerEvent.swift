@@ -28,7 +28,7 @@ public enum ServerEvent: Sendable, Equatable {
     case createRoomFailure(reason: String)
     /// `JoinRoom`: `<Result>Success</Result><Room ...>...</Room><RoomVariables>...</RoomVariables><Users>...</Users>`,
     /// each user with its `AssignedNumber`, its index in `users`.
-    case joinRoomSuccess(room: WireRoom, roomVariables: [WireVariable], users: [WireUser])
+    case joinRoomSuccess(room: WireRoom, roomVariables: [WireRoomVariable], users: [WireUser])
     /// `JoinRoom`: `<Result>Failure</Result><Reason>R</Reason>`.
     case joinRoomFailure(reason: String)
     /// `UpdateUserList`: `<MinorAction>UserJoined</MinorAction><User><Name>U</Name><UserVariables>...</UserVariables></User>`
@@ -59,6 +59,13 @@ public enum ServerEvent: Sendable, Equatable {
     /// `Banned`: `<Reason>R</Reason><Moderator>M</Moderator><Expires>E</Expires>` (minutes,
     /// `-1` until `Unban`; the session then closes).
     case banned(reason: String, moderator: String, expires: String)
+    /// `UpdateRoomVariable`: `<MinorAction>Create|Update|Delete</MinorAction><RoomVariable
+    /// Persistent="P" Locked="L"><Name>N</Name><Data>D</Data></RoomVariable>`, without `Data` for `Delete`.
+    case roomVariableChanged(minorAction: String, variable: WireRoomVariable)
+    /// `UpdateUserVariable`: `<MinorAction>Create|Update</MinorAction><UserVariable><User>U</User><Name>N</Name><Data>D</Data></UserVariable>`.
+    case userVariableChanged(minorAction: String, user: String, variable: WireVariable)
+    /// `DeleteUserVariable`: `<UserVariable><User>U</User><Name>N</Name></UserVariable>`.
+    case userVariableDeleted(user: String, name: String)
     /// `Error`: `<Reason>R</Reason><RequestAction>A</RequestAction>`, then `<Detail>D</Detail>` if any.
     case error(reason: String, requestAction: String, detail: String?)
 
@@ -102,6 +109,9 @@ public enum ServerEvent: Sendable, Equatable {
         case .moderatorCommandSuccess: "ModeratorCommand"
         case .kicked: "Kicked"
         case .banned: "Banned"
+        case .roomVariableChanged: "UpdateRoomVariable"
+        case .userVariableChanged: "UpdateUserVariable"
+        case .userVariableDeleted: "DeleteUserVariable"
         case .error: "Error"
         }
     }
@@ -145,7 +155,7 @@ public enum ServerEvent: Sendable, Equatable {
             writer.element("Name", room.name)
             writer.element("Description", room.description)
             writer.close("Room")
-            writer.writeVariables(roomVariables, in: "RoomVariables", item: "RoomVariable")
+            writer.list("RoomVariables", roomVariables) { $0.writeRoomVariable($1, withData: true) }
             writer.list("Users", users.enumerated()) { writer, entry in
                 writer.startTag("User")
                 writer.attribute("Moderator", entry.element.moderator)
@@ -163,6 +173,21 @@ public enum ServerEvent: Sendable, Equatable {
             writer.element("Message", text)
             writer.element("User", sender)
             writer.writeVariables(variables, in: "Variables", item: "Variable")
+        case .roomVariableChanged(let minorAction, let variable):
+            writer.element("MinorAction", minorAction)
+            writer.writeRoomVariable(variable, withData: minorAction != "Delete")
+        case .userVariableChanged(let minorAction, let user, let variable):
+            writer.element("MinorAction", minorAction)
+            writer.open("UserVariable")
+            writer.element("User", user)
+            writer.element("Name", variable.name)
+            writer.element("Data", variable.data)
+            writer.close("UserVariable")
+        case .userVariableDeleted(let user, let name):
+            writer.open("UserVariable")
+            writer.element("User", user)
+            writer.element("Name", name)
+            writer.close("UserVariable")
         case .kicked(let reason, let moderator):
             writer.element("Reason", reason)
             writer.element("Moderator", moderator)
@@ -191,8 +216,12 @@ public enum ServerEvent: Sendable, Equatable {
         case .roomList(_, _, let rooms), .roomsInZone(_, _, let rooms):
             return markup + rooms.reduce(0) { $0 + 128 + $1.name.utf8.count + $1.description.utf8.count }
         case .joinRoomSuccess(let room, let roomVariables, let users):
-            return markup + room.description.utf8.count + roomVariables.estimatedSize
+            return markup + room.description.utf8.count + roomVariables.reduce(0) { $0 + 96 + $1.name.utf8.count + $1.data.utf8.count }
                 + users.reduce(0) { $0 + 128 + $1.name.utf8.count + $1.variables.estimatedSize }
+        case .roomVariableChanged(_, let variable):
+            return markup + 64 + variable.name.utf8.count + variable.data.utf8.count
+        case .userVariableChanged(_, let user, let variable):
+            return markup + 64 + user.utf8.count + variable.name.utf8.count + variable.data.utf8.count
         case .updateRoomList(_, _, let room):
             return markup + 128 + room.name.utf8.count + room.description.utf8.count
         default:
@@ -240,6 +269,18 @@ extension XMLWriter {
         element("Name", user.name)
         writeVariables(user.variables, in: "UserVariables", item: "UserVariable")
         close("User")
+    }
+
+    /// `<RoomVariable Persistent="P" Locked="L"><Name>N</Name><Data>D</Data></RoomVariable>`
+    /// (without `Data` when `withData` is false: a deletion).
+    fileprivate mutating func writeRoomVariable(_ variable: WireRoomVariable, withData: Bool) {
+        startTag("RoomVariable")
+        attribute("Persistent", variable.persistent)
+        attribute("Locked", variable.locked)
+        finishStartTag()
+        element("Name", variable.name)
+        if withData { element("Data", variable.data) }
+        close("RoomVariable")
     }
 
     /// `<container><item><Name>N</Name><Data>D</Data></item>...</container>`, or `<container/>`.

@@ -12,6 +12,39 @@ public struct WireVariable: Sendable, Equatable {
     }
 }
 
+/// A room variable as `UpdateRoomVariable` and `JoinRoom` carry it:
+/// `<RoomVariable Persistent="P" Locked="L"><Name>N</Name><Data>D</Data></RoomVariable>`.
+public struct WireRoomVariable: Sendable, Equatable {
+    public var name: String
+    public var data: String
+    public var persistent: Bool
+    public var locked: Bool
+
+    public init(name: String, data: String, persistent: Bool = false, locked: Bool = false) {
+        self.name = name
+        self.data = data
+        self.persistent = persistent
+        self.locked = locked
+    }
+}
+
+/// A room variable request (PROTOCOL.md section 5): `CreateRoomVariable`,
+/// `UpdateRoomVariable` (no `persistent`) or `DeleteRoomVariable` (only `name`).
+/// Missing attributes are `false`.
+public struct RoomVariableSpec: Sendable, Equatable {
+    public var name: String
+    public var data: String
+    public var persistent: Bool
+    public var locked: Bool
+
+    public init(name: String, data: String = "", persistent: Bool = false, locked: Bool = false) {
+        self.name = name
+        self.data = data
+        self.persistent = persistent
+        self.locked = locked
+    }
+}
+
 /// The room a client asks to create (the `<Room>` of a `CreateRoom` request).
 public struct RoomSpec: Sendable, Equatable {
     public var name: String

@@ -44,6 +44,19 @@ func checkEchoes(_ request: ClientRequest) {
     case .adminLogin(let name, _):
         let parameters = echoed(.userJoined(WireUser(name: name, moderator: true)), as: "UpdateUserList")
         expectText(parameters, ["User", "Name"], name)
+    case .createRoomVariable(let spec), .updateRoomVariable(let spec):
+        let variable = WireRoomVariable(name: spec.name, data: spec.data, persistent: spec.persistent, locked: spec.locked)
+        let parameters = echoed(.roomVariableChanged(minorAction: "Create", variable: variable), as: "UpdateRoomVariable")
+        expectText(parameters, ["RoomVariable", "Name"], spec.name)
+        expectText(parameters, ["RoomVariable", "Data"], spec.data)
+    case .updateUserVariable(_, let name, let data):
+        let parameters = echoed(.userVariableChanged(minorAction: "Update", user: name, variable: WireVariable(name: name, data: data)),
+                                as: "UpdateUserVariable")
+        expectText(parameters, ["UserVariable", "User"], name)
+        expectText(parameters, ["UserVariable", "Data"], data)
+    case .deleteRoomVariable(let name), .deleteUserVariable(let name):
+        let parameters = echoed(.userVariableDeleted(user: name, name: name), as: "DeleteUserVariable")
+        expectText(parameters, ["UserVariable", "Name"], name)
     case .getRoomsInZone, .leaveRoom, .logout, .getLoggedInUserCount, .getServerTime, .ping, .unknown:
         break
     }
@@ -110,6 +123,12 @@ func userStrings(of request: ClientRequest) -> [String] {
         return [name, password]
     case .moderatorCommand(let command):
         return [command.minorAction, command.userName, command.reason, command.expires]
+    case .createRoomVariable(let spec), .updateRoomVariable(let spec):
+        return [spec.name, spec.data]
+    case .updateUserVariable(let minorAction, let name, let data):
+        return [minorAction, name, data]
+    case .deleteRoomVariable(let name), .deleteUserVariable(let name):
+        return [name]
     case .leaveRoom, .logout, .getLoggedInUserCount, .getServerTime, .ping, .unknown:
         return []
     }

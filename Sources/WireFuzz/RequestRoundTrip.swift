@@ -66,6 +66,26 @@ func requestBytes(_ request: ClientRequest) -> [UInt8] {
         writer.element("Reason", command.reason)
         writer.element("Expires", command.expires)
         writer.element("Address", command.address ? "true" : "false")
+    case .createRoomVariable(let spec), .updateRoomVariable(let spec):
+        writer.startTag("RoomVariable")
+        if case .createRoomVariable = request { writer.attribute("Persistent", spec.persistent) }
+        writer.attribute("Locked", spec.locked)
+        writer.finishStartTag()
+        writer.element("Name", spec.name)
+        writer.element("Data", spec.data)
+        writer.close("RoomVariable")
+    case .deleteRoomVariable(let name):
+        writer.open("RoomVariable")
+        writer.element("Name", name)
+        writer.close("RoomVariable")
+    case .updateUserVariable(let minorAction, let name, let data):
+        writer.element("MinorAction", minorAction)
+        writer.element("Name", name)
+        writer.element("Data", data)
+    case .deleteUserVariable(let name):
+        writer.open("UserVariable")
+        writer.element("Name", name)
+        writer.close("UserVariable")
     case .leaveRoom, .logout, .getLoggedInUserCount, .getServerTime, .ping, .unknown:
         break
     }

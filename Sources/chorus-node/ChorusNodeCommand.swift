@@ -29,6 +29,8 @@ struct ChorusNodeCommand: AsyncParsableCommand {
     @Option(help: "Most rooms in one zone, permanent rooms included (CHORUS_MAX_ROOMS_PER_ZONE). Default unlimited.") var maxRoomsPerZone: String?
     @Option(help: "Longest room description, in characters (CHORUS_MAX_DESCRIPTION). Default 1024.") var maxDescription: String?
     @Option(help: "Most distinct recipients of one private message (CHORUS_MAX_PRIVATE_RECIPIENTS). Default 20.") var maxPrivateRecipients: String?
+    @Option(help: "Most variables one room holds (CHORUS_MAX_ROOM_VARIABLES). Default 32.") var maxRoomVariables: String?
+    @Option(help: "Most variables one user holds, those given at login included (CHORUS_MAX_USER_VARIABLES). Default 32.") var maxUserVariables: String?
     @Option(help: "Most connections on this node (CHORUS_MAX_CONNECTIONS). Default 10000.") var maxConnections: String?
     @Option(help: "Most connections per client address, as seen through the PROXY protocol when it is on (CHORUS_MAX_CONNECTIONS_PER_IP); 0 for no limit. Default 1000.") var maxConnectionsPerIp: String?
     @Option(help: "Seconds without a frame after which a connection is closed (CHORUS_IDLE_TIMEOUT). Default 300.") var idleTimeout: String?
@@ -145,6 +147,8 @@ struct ChorusNodeCommand: AsyncParsableCommand {
         c.maxRoomsPerZone = try settings.int(maxRoomsPerZone, "max-rooms-per-zone", in: 1...Int.max)
         c.limits.maxDescriptionLength = try settings.int(maxDescription, "max-description", in: 0...(1 << 20)) ?? c.limits.maxDescriptionLength
         c.limits.maxPrivateRecipients = try settings.int(maxPrivateRecipients, "max-private-recipients", in: 1...10_000) ?? c.limits.maxPrivateRecipients
+        c.limits.maxRoomVariables = try settings.int(maxRoomVariables, "max-room-variables", in: 0...10_000) ?? c.limits.maxRoomVariables
+        c.limits.maxUserVariables = try settings.int(maxUserVariables, "max-user-variables", in: 0...10_000) ?? c.limits.maxUserVariables
         c.maxConnections = try settings.int(maxConnections, "max-connections", in: 1...10_000_000) ?? c.maxConnections
         if let perAddress = try settings.int(maxConnectionsPerIp, "max-connections-per-ip", in: 0...10_000_000) {
             c.maxConnectionsPerAddress = perAddress == 0 ? nil : perAddress

@@ -11,6 +11,9 @@ public func describe(_ event: ClusterEvent) -> String {
         return "room \(ref) joined \(profile.name)"
     case .room(let ref, .left(_, let profile)):
         return "room \(ref) left \(profile.name)"
+    case .room(let ref, .variable(let change)):
+        let flags = "\(change.persistent ? "P" : "-")\(change.locked ? "L" : "-")"
+        return "room \(ref) variable \(change.kind.rawValue) \(change.name)=\(change.data) \(flags)"
     case .room(let ref, .lost(let count)):
         return "room \(ref) lost \(count)"
     case .zone(let change):

@@ -19,6 +19,7 @@ struct RoomTrackerTests {
             case .message(let bytes): "m \(String(buffer: bytes))"
             case .joined(_, let profile): "joined \(profile.name)"
             case .left(_, let profile): "left \(profile.name)"
+            case .variable(let change): "variable \(change.name)"
             case .lost(let count): "lost \(count)"
             }
         }

@@ -184,7 +184,7 @@ import Wire
 
     @Test func unknownActionIsReportedAsReceived() throws {
         #expect(try request("DanceParty", "<Anything/>") == .unknown(action: "DanceParty"))
-        #expect(try request("CreateRoomVariable", "") == .unknown(action: "CreateRoomVariable"))
+        #expect(try request("ChangeRoomFurniture", "") == .unknown(action: "ChangeRoomFurniture"))
         #expect(ClientRequest.unknown(action: "DanceParty").action == "DanceParty")
     }
 

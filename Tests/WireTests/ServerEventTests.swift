@@ -51,7 +51,7 @@ import Wire
     @Test func joinRoom() {
         let event = ServerEvent.joinRoomSuccess(
             room: den,
-            roomVariables: [WireVariable(name: "topic", data: "cats")],
+            roomVariables: [WireRoomVariable(name: "topic", data: "cats", persistent: true, locked: false)],
             users: [
                 WireUser(name: "Alice", moderator: true, variables: [WireVariable(name: "color", data: "red")]),
                 WireUser(name: "Bob"),
@@ -59,7 +59,7 @@ import Wire
         )
         let expected = "<Result>Success</Result>"
             + #"<Room Users="1" Capacity="10" PasswordProtected="true" Hidden="true"><Name>Den</Name><Description></Description></Room>"#
-            + "<RoomVariables><RoomVariable><Name>topic</Name><Data>cats</Data></RoomVariable></RoomVariables>"
+            + #"<RoomVariables><RoomVariable Persistent="true" Locked="false"><Name>topic</Name><Data>cats</Data></RoomVariable></RoomVariables>"#
             + #"<Users><User Moderator="true"><Name>Alice</Name><UserVariables><UserVariable><Name>color</Name><Data>red</Data></UserVariable></UserVariables><AssignedNumber>0</AssignedNumber></User>"#
             + #"<User Moderator="false"><Name>Bob</Name><UserVariables/><AssignedNumber>1</AssignedNumber></User></Users>"#
         #expect(encodedString(event) == frame("JoinRoom", expected))

@@ -293,6 +293,12 @@ public final class RedisClusterBus: ClusterBus {
                 members.append((id, profile))
             }
         }
+        var variables: [RoomVariable] = []
+        for _ in 0..<max(0, try cursor.int()) {
+            let name = try cursor.string()
+            let stored = try cursor.string()
+            if let variable = RedisEventDecoder.roomVariable(name: name, stored: stored) { variables.append(variable) }
+        }
         let newZone = try cursor.int() == 1 ? try cursor.listing(zone: request.room.zone) : nil
         let left = Self.room(fromRef: leftRef)
         let roomOptions = RoomOptions(password: summary.passwordProtected ? (request.create?.password ?? request.password) : nil,
@@ -308,7 +314,7 @@ public final class RedisClusterBus: ClusterBus {
         }
         if let left { unsubscribe(from: left) }
         return .joined(JoinedRoom(room: request.room, summary: summary, members: members.map(\.profile), created: created,
-                                  left: left, newZone: newZone, zoneUsers: zoneUsers))
+                                  left: left, newZone: newZone, zoneUsers: zoneUsers, variables: variables))
     }
 
     public func leave(session: SessionID) async throws(ClusterError) -> Bool {
@@ -463,6 +469,40 @@ public final class RedisClusterBus: ClusterBus {
         }
         guard let done = reply.int else { throw .unavailable }
         return done == 1 ? .done : .userNotFound
+    }
+
+    public func setProfile(session: SessionID, profile: UserProfile, push: ByteBuffer) async throws(ClusterError) -> Bool {
+        let serialized = profile.serialized
+        let link = try readyLink
+        let reply: RESPValue
+        do {
+            reply = try await logged(.setProfile) {
+                try await scripts.start(.setProfile, [ByteBuffer(string: session.description), ByteBuffer(string: serialized), push],
+                                        on: link).get()
+            }
+        } catch {
+            throw .unavailable
+        }
+        // What this node puts back into Redis after it lost its state.
+        local.withLock { $0.sessions[session]?.profile = serialized }
+        guard let told = reply.int else { throw .unavailable }
+        return told == 1
+    }
+
+    public func roomVariable(_ request: RoomVariableRequest) async throws(ClusterError) -> RoomVariableOutcome {
+        let action: String, data: String, persistent: Bool, locked: Bool
+        switch request.action {
+        case .create(let d, let p, let l): (action, data, persistent, locked) = ("C", d, p, l)
+        case .update(let d, let l): (action, data, persistent, locked) = ("U", d, false, l)
+        case .delete: (action, data, persistent, locked) = ("D", "", false, false)
+        }
+        let reply = try await run(.roomVariable, [request.session.description, RedisKeys.roomRef(request.room), request.name, action,
+                                                  data, persistent ? "1" : "0", locked ? "1" : "0", request.moderator ? "1" : "0",
+                                                  "\(request.maxVariables)"])
+        guard let text = reply.string else { throw .unavailable }
+        if text == "OK" { return .done }
+        guard let reason = Reason(rawValue: text) else { throw .unavailable }
+        return .failed(reason)
     }
 
     public func isAddressBanned(_ address: String) async throws(ClusterError) -> Bool {

@@ -107,19 +107,52 @@ enum RedisEventDecoder {
                              events: events, membersBefore: members)
     }
 
-    /// A room event: `M<payload>`, `J<session>US<profile>` or `L<session>US<profile>`.
+    /// A room event: `M<payload>`, `J<session>US<profile>`, `L<session>US<profile>` or
+    /// `V<C|U|D><persistent 0|1><locked 0|1><name>US<data>` (a room variable change).
     static func roomEvent(_ payload: ByteBuffer) -> RoomEvent? {
         var payload = payload
         guard let kind = payload.readInteger(as: UInt8.self) else { return nil }
         switch kind {
         case UInt8(ascii: "M"):
             return .message(payload)
+        case UInt8(ascii: "V"):
+            return roomVariableChange(payload).map { .variable($0) }
         case UInt8(ascii: "J"), UInt8(ascii: "L"):
             guard let (session, rest) = sessionAndRest(payload), let profile = UserProfile(serialized: String(buffer: rest)) else { return nil }
             return kind == UInt8(ascii: "J") ? .joined(session, profile) : .left(session, profile)
         default:
             return nil
         }
+    }
+
+    /// The part of a `V` room event after the `V`.
+    static func roomVariableChange(_ payload: ByteBuffer) -> RoomVariableChange? {
+        var payload = payload
+        guard let head = payload.readBytes(length: 3), let text = payload.readString(length: payload.readableBytes) else { return nil }
+        let kind: RoomVariableChange.Kind
+        switch head[0] {
+        case UInt8(ascii: "C"): kind = .create
+        case UInt8(ascii: "U"): kind = .update
+        case UInt8(ascii: "D"): kind = .delete
+        default: return nil
+        }
+        let flags = head[1...2].map { $0 == UInt8(ascii: "1") ? true : $0 == UInt8(ascii: "0") ? false : nil }
+        guard let persistent = flags[0], let locked = flags[1] else { return nil }
+        let parts = text.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty else { return nil }
+        return RoomVariableChange(kind: kind, name: String(parts[0]), data: String(parts[1]), persistent: persistent, locked: locked)
+    }
+
+    /// A stored room variable as the scripts keep it (`rvars:<ref>`): `<persistent><locked>
+    /// <creator session>US<data>`; nil when it is not one.
+    static func roomVariable(name: String, stored: String) -> RoomVariable? {
+        let utf8 = Array(stored.utf8.prefix(2))
+        guard utf8.count == 2, utf8.allSatisfy({ $0 == UInt8(ascii: "0") || $0 == UInt8(ascii: "1") }) else { return nil }
+        let rest = stored.dropFirst(2)
+        let parts = rest.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, let creator = SessionID(parsing: parts[0]) else { return nil }
+        return RoomVariable(name: name, data: String(parts[1]), persistent: utf8[0] == UInt8(ascii: "1"),
+                            locked: utf8[1] == UInt8(ascii: "1"), creator: creator)
     }
 
     /// A node channel message: `P<session>US<payload>` (private message),

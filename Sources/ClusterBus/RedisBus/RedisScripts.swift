@@ -30,6 +30,10 @@ enum RedisScripts {
     local function K_hist(ref) return P .. 'hist:' .. ref end
     local function K_ban(key) return P .. 'ban:' .. key end
     local function K_addrban(addr) return P .. 'addrban:' .. addr end
+    -- a room's variables: name → `<persistent 0|1><locked 0|1><creator session> US <data>`,
+    -- and their creation order (name → the room's `vseq` at creation)
+    local function K_rvars(ref) return P .. 'rvars:' .. ref end
+    local function K_rvorder(ref) return P .. 'rvorder:' .. ref end
     local K_REAPER = P .. 'reaper'
     -- A room's history (docs/cluster.md, "Sequenced room streams"): its last HIST_MAX events,
     -- kept until the room is deleted or quiet for HIST_MS.
@@ -56,7 +60,7 @@ enum RedisScripts {
     local function need_room(ref)
       local zone = split2(ref)
       need(K_room(ref), 'hash', K_members(ref), 'zset', K_zrooms(zone), 'zset', K_zusers(zone), 'string', K_ROOMCOUNT, 'string',
-           K_hist(ref), 'list')
+           K_hist(ref), 'list', K_rvars(ref), 'hash', K_rvorder(ref), 'zset')
     end
     local function node_alive(node)
       return node and redis.call('EXISTS', K_alive(node)) == 1
@@ -123,16 +127,38 @@ enum RedisScripts {
       redis.call('PEXPIRE', hkey, HIST_MS)
       return inc, seq, redis.call('PUBLISH', CH_room(ref), payload)
     end
-    -- takes a session out of its room: UserLeft to the room, then the room list change
-    -- (the caller checked need_room(ref))
+    -- the room's variables in creation order: name, stored value, ...
+    local function room_variables(ref)
+      local out, vkey = {}, K_rvars(ref)
+      for _, name in ipairs(redis.call('ZRANGE', K_rvorder(ref), 0, -1)) do
+        local v = redis.call('HGET', vkey, name)
+        if v then
+          out[#out + 1] = name
+          out[#out + 1] = v
+        end
+      end
+      return out
+    end
+    -- takes a session out of its room: the deletion of each non-persistent variable it
+    -- created, UserLeft to the room, then the room list change (the caller checked need_room(ref))
     local function leave_room(sid, ref, profile)
       local zone, name = split2(ref)
       local rkey, mkey = K_room(ref), K_members(ref)
       if redis.call('ZREM', mkey, sid) == 0 then return end
+      local vkey, okey = K_rvars(ref), K_rvorder(ref)
+      local others = redis.call('ZCARD', mkey) > 0
+      for _, vname in ipairs(redis.call('ZRANGE', okey, 0, -1)) do
+        local v = redis.call('HGET', vkey, vname)
+        if v and string.sub(v, 1, 1) ~= '1' and split2(string.sub(v, 3)) == sid then
+          redis.call('HDEL', vkey, vname)
+          redis.call('ZREM', okey, vname)
+          if others then room_event(ref, 'VD0' .. string.sub(v, 2, 2) .. vname .. SEP) end
+        end
+      end
       room_event(ref, 'L' .. sid .. SEP .. profile)
       local f = room_fields(zone, name)
       if f[2] == 0 and redis.call('HGET', rkey, 'perm') ~= '1' then
-        redis.call('DEL', rkey, mkey, K_hist(ref))
+        redis.call('DEL', rkey, mkey, K_hist(ref), vkey, okey)
         redis.call('ZREM', K_zrooms(zone), name)
         redis.call('DECR', K_ROOMCOUNT)
         zone_event('D', zone, f)
@@ -201,7 +227,8 @@ enum RedisScripts {
     /// capacity, description, max rooms (-1: none), max rooms per zone (-1: none)
     /// → {'E', reason} or {'OK', created, left ref, zone users, 7 room fields, member order,
     ///    room order, the join event's incarnation and number, member count,
-    ///    (session, profile)..., zone changed (0/1), [listing...]}
+    ///    (session, profile)..., variable count, (name, stored variable)... in creation
+    ///    order, zone changed (0/1), [listing...]}
     ///
     /// Types first, then every check, then the writes: a refused or failing join writes nothing.
     static let join = #"""
@@ -222,7 +249,7 @@ enum RedisScripts {
     local left = s[2] or ''
     local changed = s[1] ~= zone
     need(rkey, 'hash', mkey, 'zset', K_zrooms(zone), 'zset', K_zusers(zone), 'string', K_ROOMCOUNT, 'string', K_SEQ, 'string',
-         K_hist(ref), 'list')
+         K_hist(ref), 'list', K_rvars(ref), 'hash', K_rvorder(ref), 'zset')
     if changed then need(K_zusers(s[1]), 'string') end
     if left ~= '' then need_room(left) end
     if not create and left == ref then return {'E', 'Already in room'} end
@@ -262,6 +289,9 @@ enum RedisScripts {
       out[#out + 1] = m
       out[#out + 1] = redis.call('HGET', K_session(m), 'profile') or ''
     end
+    local vars = room_variables(ref)
+    out[#out + 1] = #vars / 2
+    for _, v in ipairs(vars) do out[#out + 1] = v end
     if changed then
       out[#out + 1] = 1
       for _, v in ipairs(listing(zone)) do out[#out + 1] = v end
@@ -356,6 +386,66 @@ enum RedisScripts {
       if redis.call('PUBLISH', CH_node(node), 'K' .. sid .. SEP .. notice) == 0 and action == 'K' then return 0 end
     end
     return 1
+    """#
+
+    /// A user variable change (PROTOCOL.md section 5). ARGV: prefix, session, profile, encoded
+    /// push → 1 when the session's room was told the push as its next event (`M`, like a
+    /// public message), 0 when the session is in no room (or unknown): the profile is stored
+    /// either way, so later user lists show it.
+    static let setProfile = #"""
+    local sid, profile, frame = ARGV[2], ARGV[3], ARGV[4]
+    local skey = K_session(sid)
+    need(skey, 'hash')
+    local ref = redis.call('HGET', skey, 'room')
+    if not ref then return 0 end
+    if ref ~= '' then need(K_room(ref), 'hash', K_hist(ref), 'list') end
+    redis.call('HSET', skey, 'profile', profile)
+    if ref == '' or redis.call('EXISTS', K_room(ref)) == 0 then return 0 end
+    room_event(ref, 'M' .. frame)
+    return 1
+    """#
+
+    /// A room variable request (PROTOCOL.md section 5), decided and applied atomically.
+    /// ARGV: prefix, session, room ref, name, action (C create, U update, D delete), data,
+    /// persistent (0/1), locked (0/1), moderator (0/1), max variables
+    /// → 'OK' (the change went to the room as `V<C|U|D><persistent><locked><name> US <data>`)
+    /// or the reason it was refused.
+    static let roomVariable = #"""
+    local sid, ref, name, action, data = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+    local persistent, locked, moderator, max = ARGV[7] == '1', ARGV[8] == '1', ARGV[9] == '1', tonumber(ARGV[10])
+    if not max or (action ~= 'C' and action ~= 'U' and action ~= 'D') then
+      return redis.error_reply('ERR roomVariable: the action must be C, U or D and the limit a number')
+    end
+    if string.find(name, SEP, 1, true) then return 'Variable name is invalid' end
+    local rkey, vkey, okey = K_room(ref), K_rvars(ref), K_rvorder(ref)
+    need(K_session(sid), 'hash', rkey, 'hash', vkey, 'hash', okey, 'zset', K_hist(ref), 'list')
+    if redis.call('HGET', K_session(sid), 'room') ~= ref or redis.call('EXISTS', rkey) == 0 then return 'Not in a room' end
+    local cur = redis.call('HGET', vkey, name)
+    local kind, p, l
+    if not cur then
+      if action ~= 'C' then return 'Variable does not exist' end
+      if redis.call('HLEN', vkey) >= max then return 'Too many variables' end
+      kind, p, l = 'C', persistent, locked
+      redis.call('ZADD', okey, redis.call('HINCRBY', rkey, 'vseq', 1), name)
+    else
+      local cp, cl = string.sub(cur, 1, 1) == '1', string.sub(cur, 2, 2) == '1'
+      local creator = split2(string.sub(cur, 3))
+      local mine = moderator or creator == sid
+      if cl and not mine then return 'Variable is locked' end
+      if action == 'D' then
+        redis.call('HDEL', vkey, name)
+        redis.call('ZREM', okey, name)
+        room_event(ref, 'VD' .. (cp and '1' or '0') .. (cl and '1' or '0') .. name .. SEP)
+        return 'OK'
+      end
+      kind, p, l = 'U', cp, cl
+      if mine then l = locked end
+      sid = creator
+    end
+    local flags = (p and '1' or '0') .. (l and '1' or '0')
+    redis.call('HSET', vkey, name, flags .. sid .. SEP .. data)
+    room_event(ref, 'V' .. kind .. flags .. name .. SEP .. data)
+    return 'OK'
     """#
 
     /// ARGV: prefix, address → 1 if new connections from it are banned, else 0

@@ -185,7 +185,7 @@ public struct RoomTracker: Sendable {
             viewSequence = sequence
             if case .joined(let id, let profile) = event { view.joined(id, profile) }
             if case .left(let id, _) = event { view.left(id) }
-        case .message, .lost:
+        case .message, .variable, .lost:
             break
         }
     }

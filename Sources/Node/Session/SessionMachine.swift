@@ -49,6 +49,9 @@ struct SessionMachine {
         case recordWrongPassword(nameKey: String)
         case isNameTaken(nameKey: String)
         case moderate(ModerationRequest)
+        /// A user variable change: the user's new profile and the push its room is told.
+        case setProfile(SessionID, UserProfile, push: ServerEvent)
+        case roomVariable(RoomVariableRequest)
     }
 
     enum ClusterAnswer {
@@ -60,6 +63,8 @@ struct SessionMachine {
         case privateSent(Result<[Int], ClusterError>)
         case flag(Result<Bool, ClusterError>)
         case moderated(Result<ModerationOutcome, ClusterError>)
+        case profileSet(Result<Bool, ClusterError>)
+        case roomVariable(Result<RoomVariableOutcome, ClusterError>)
     }
 
     enum Close: Equatable {
@@ -124,6 +129,9 @@ struct SessionMachine {
         case leave
         case privateMessage([PrivateRecipient])
         case moderation(Moderation)
+        /// A user variable change; `push` goes to the user itself when it is in no room.
+        case userVariable(SessionState.UserVariableChange, push: ServerEvent, action: String)
+        case roomVariable(action: String)
         /// A penalty delay; then `answer` goes out.
         case penalty(answer: ServerEvent)
     }
@@ -398,6 +406,21 @@ struct SessionMachine {
             ask(.zoneListing(zone), then: .listing(action: request.action), into: &actions)
         case .ping:
             actions.append(.send(.pong))
+        case .updateUserVariable(let minorAction, let name, let data):
+            guard ["create", "update"].contains(minorAction.lowercased()) else {
+                actions.append(.send(.error(.unknownAction, action: request.action, detail: "MinorAction must be Create or Update")))
+                return
+            }
+            userVariable(state.checkSetUserVariable(name: name, data: data), action: request.action, into: &actions)
+        case .deleteUserVariable(let name):
+            userVariable(state.checkDeleteUserVariable(name: name), action: request.action, into: &actions)
+        case .createRoomVariable(let spec):
+            roomVariable(spec.name, data: spec.data, .create(data: spec.data, persistent: spec.persistent, locked: spec.locked),
+                         action: request.action, into: &actions)
+        case .updateRoomVariable(let spec):
+            roomVariable(spec.name, data: spec.data, .update(data: spec.data, locked: spec.locked), action: request.action, into: &actions)
+        case .deleteRoomVariable(let name):
+            roomVariable(name, data: nil, .delete, action: request.action, into: &actions)
         case .unknown(let action):
             actions.append(.send(.error(.unknownAction, action: action)))
         }
@@ -471,6 +494,37 @@ struct SessionMachine {
                 request = ModerationRequest(action: .unban, targetKey: moderation.targetKey, notice: ByteBuffer())
             }
             ask(.moderate(request), then: .moderation(moderation), into: &actions)
+        }
+    }
+
+    /// UpdateUserVariable and DeleteUserVariable (PROTOCOL.md section 5): checked here (the
+    /// user's variables are its own), stored by the cluster with the push to its room.
+    private mutating func userVariable(_ checked: Result<SessionState.UserVariableChange, Reason>, action: String,
+                                       into actions: inout [SessionAction]) {
+        switch checked {
+        case .failure(let reason):
+            actions.append(.send(.error(reason, action: action)))
+        case .success(let change):
+            let user = change.profile.name
+            let push: ServerEvent = change.kind == .delete
+                ? .userVariableDeleted(user: user, name: change.variable.name)
+                : .userVariableChanged(minorAction: change.kind.rawValue, user: user, variable: WireVariable(change.variable))
+            ask(.setProfile(id, change.profile, push: push), then: .userVariable(change, push: push, action: action), into: &actions)
+        }
+    }
+
+    /// CreateRoomVariable, UpdateRoomVariable and DeleteRoomVariable: the name and size are
+    /// checked here; existence, lock and count by the cluster, whose change every member
+    /// (the sender included) receives as the room's next event. There is no other response.
+    private mutating func roomVariable(_ name: String, data: String?, _ change: RoomVariableRequest.Action, action: String,
+                                       into actions: inout [SessionAction]) {
+        switch state.checkRoomVariable(name: name, data: data) {
+        case .failure(let reason):
+            actions.append(.send(.error(reason, action: action)))
+        case .success(let room):
+            let request = RoomVariableRequest(session: id, room: room, name: name, action: change, moderator: state.isModerator,
+                                              maxVariables: state.limits.maxRoomVariables)
+            ask(.roomVariable(request), then: .roomVariable(action: action), into: &actions)
         }
     }
 
@@ -597,6 +651,20 @@ struct SessionMachine {
             case .failure:
                 actions.append(.send(.error(.clusterUnavailable, action: Self.moderatorCommand)))
             }
+        case (.userVariable(let change, let push, let action), .profileSet(let result)):
+            switch result {
+            case .success(let toldRoom):
+                state.userVariablesChanged(change)
+                if !toldRoom, !ended { actions.append(.send(push)) }
+            case .failure:
+                actions.append(.send(.error(.clusterUnavailable, action: action)))
+            }
+        case (.roomVariable(let action), .roomVariable(let result)):
+            switch result {
+            case .success(.done): break
+            case .success(.failed(let reason)): actions.append(.send(.error(reason, action: action)))
+            case .failure: actions.append(.send(.error(.clusterUnavailable, action: action)))
+            }
         default:
             assertionFailure("an answer that does not fit the operation in flight: \(pending) / \(answer)")
         }
@@ -619,7 +687,8 @@ struct SessionMachine {
             actions.append(.send(.updateRoomList(ZoneChange(kind: .created, zone: joined.room.zone,
                                                             zoneUsers: joined.zoneUsers, room: joined.summary))))
         }
-        actions.append(.send(.joinRoomSuccess(room: WireRoom(joined.summary), roomVariables: [], users: joined.members.map(WireUser.init))))
+        actions.append(.send(.joinRoomSuccess(room: WireRoom(joined.summary), roomVariables: joined.variables.map(WireRoomVariable.init),
+                                              users: joined.members.map(WireUser.init))))
         for bytes in held { actions.append(.sendBytes(bytes)) }
     }
 }

@@ -44,6 +44,10 @@ struct SessionMachineTests {
                 case .recordWrongPassword: return "ask recordWrongPassword"
                 case .isNameTaken: return "ask isNameTaken"
                 case .moderate(let request): return "ask moderate \(request.action) \(request.targetKey)"
+                case .setProfile(_, let profile, let push):
+                    let variables = profile.variables.map { "\($0.name)=\($0.data)" }.joined(separator: ",")
+                    return "ask setProfile [\(variables)] \(describe([.send(push)])[0])"
+                case .roomVariable(let request): return "ask roomVariable \(request.name) \(request.action)"
                 }
             case .publish(let room, _): return "publish \(room.name)"
             case .wait(let milliseconds): return "wait \(milliseconds)"
