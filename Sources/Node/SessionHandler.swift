@@ -18,6 +18,8 @@ final class SessionHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     let id: SessionID
+    /// How the client reaches the node (the `transport` label of the connection metrics).
+    let transport: Transport
     private let node: NodeContext
     private let registry: LoopRegistry
     private var machine: SessionMachine
@@ -34,6 +36,12 @@ final class SessionHandler: ChannelDuplexHandler {
     private var needsFlush = false
     /// The loop registry will flush this session at the end of its current batch.
     private var awaitingBatchFlush = false
+    /// Responses written since the last flush (counted once per flush; cluster events are
+    /// counted by the loop registry, once per batch).
+    private var unflushedResponses = 0
+    /// What the metrics were told: the connection is open, the session is logged in.
+    private var countedOpen = false
+    private var countedLoggedIn = false
 
     /// What this client leaves unread (PROTOCOL.md section 7), and the pending verdict.
     private var slowReader: SlowReaderJudge
@@ -42,8 +50,9 @@ final class SessionHandler: ChannelDuplexHandler {
     /// The same bytes for every connection.
     private static let connectionAccepted = ServerEvent.connectionAccepted.encoded()
 
-    init(id: SessionID, node: NodeContext, registry: LoopRegistry) {
+    init(id: SessionID, node: NodeContext, registry: LoopRegistry, transport: Transport = .tcp) {
         self.id = id
+        self.transport = transport
         self.node = node
         self.registry = registry
         let configuration = node.configuration
@@ -72,6 +81,10 @@ final class SessionHandler: ChannelDuplexHandler {
     /// handler that kept it would keep itself, its context and its pipeline alive).
     func handlerRemoved(context: ChannelHandlerContext) {
         end()
+        if countedOpen {
+            countedOpen = false
+            node.metrics.connectionClosed(transport)
+        }
         slowReaderCheck?.cancel()
         slowReaderCheck = nil
         self.context = nil
@@ -111,13 +124,17 @@ final class SessionHandler: ChannelDuplexHandler {
         guard node.limiter.admit(remoteAddress) else {
             node.metrics.denied.add(1)
             node.logger.notice("connection denied: server is full", metadata: ["client": "\(remoteAddress)"])
-            context.write(wrapOutboundOut(ServerEvent.connectionDenied(reason: Reason.serverFull.rawValue).encoded()), promise: nil)
+            let denial = ServerEvent.connectionDenied(reason: Reason.serverFull.rawValue)
+            node.metrics.countRefusal(denial)
+            context.write(wrapOutboundOut(denial.encoded()), promise: nil)
             closeAfterWrites(context)
             denied = true
             return
         }
         admitted = true
         node.metrics.accepted.add(1)
+        countedOpen = true
+        node.metrics.connectionOpened(transport)
         registry.add(self)
         context.writeAndFlush(wrapOutboundOut(Self.connectionAccepted), promise: nil)
     }
@@ -139,7 +156,16 @@ final class SessionHandler: ChannelDuplexHandler {
         let zone = machine.state.isLoggedIn ? machine.state.zone : nil
         let (endNow, loggedIn) = machine.closed()
         registry.remove(self, zone: zone)
+        countLogin()
         if endNow { logoutFromCluster(loggedIn: loggedIn) }
+    }
+
+    /// Tells the metrics when the session logs in, or stops being logged in.
+    private func countLogin() {
+        let now = machine.state.isLoggedIn && !ended
+        guard now != countedLoggedIn else { return }
+        countedLoggedIn = now
+        node.metrics.loggedInChanged(now)
     }
 
     /// Closes so that the client reads our last message (a final `Error`) first: flush, end
@@ -150,6 +176,10 @@ final class SessionHandler: ChannelDuplexHandler {
         guard !closing else { return }
         closing = true
         needsFlush = false
+        if unflushedResponses > 0 {
+            node.metrics.framesOut.increment(by: unflushedResponses)
+            unflushedResponses = 0
+        }
         let channel = context.channel
         let loop = context.eventLoop
         context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in
@@ -197,6 +227,7 @@ final class SessionHandler: ChannelDuplexHandler {
             }
             do {
                 perform(machine.received(try ClientRequest.decode(frame, limits: node.xmlLimits)))
+                countLogin()
             } catch {
                 node.metrics.malformed.add(1)
                 node.logger.debug("malformed frame", metadata: ["session": "\(id)", "error": "\(error)"])
@@ -227,12 +258,14 @@ final class SessionHandler: ChannelDuplexHandler {
     private func perform(_ action: SessionAction) {
         switch action {
         case .send(let event):
+            node.metrics.countRefusal(event)
             writeBytes(event.encoded())
         case .sendBytes(let bytes):
             writeBytes(bytes)
         case .ask(let call):
             ask(call)
         case .publish(let room, let event):
+            node.metrics.publishedPublic.increment()
             publish(event.encoded(), to: room)
         case .wait(let milliseconds):
             guard let context else { return }
@@ -262,6 +295,7 @@ final class SessionHandler: ChannelDuplexHandler {
     /// After an answer or a timer: perform, flush, and read again if reading was held.
     private func afterOperation(_ actions: [SessionAction]) {
         perform(actions)
+        countLogin()
         flushIfNeeded()
         if readHeld, machine.wantsInput, let context {
             readHeld = false
@@ -275,7 +309,8 @@ final class SessionHandler: ChannelDuplexHandler {
         let bus = node.bus
         let loop = context.eventLoop
         let promise = loop.makePromise(of: SessionMachine.ClusterAnswer.self)
-        node.tasks.run { promise.succeed(await Self.run(call, on: bus)) }
+        let metrics = node.metrics
+        node.tasks.run { promise.succeed(await Self.run(call, on: bus, metrics: metrics)) }
         let bound = NIOLoopBound(self, eventLoop: loop)
         promise.futureResult.whenSuccess { answer in
             let session = bound.value
@@ -283,7 +318,8 @@ final class SessionHandler: ChannelDuplexHandler {
         }
     }
 
-    private static func run(_ call: SessionMachine.ClusterCall, on bus: any ClusterBus) async -> SessionMachine.ClusterAnswer {
+    private static func run(_ call: SessionMachine.ClusterCall, on bus: any ClusterBus,
+                            metrics: NodeMetrics) async -> SessionMachine.ClusterAnswer {
         func result<T>(_ body: () async throws(ClusterError) -> T) async -> Result<T, ClusterError> {
             do { return .success(try await body()) } catch { return .failure(error) }
         }
@@ -294,6 +330,7 @@ final class SessionHandler: ChannelDuplexHandler {
         case .loggedInCount: return .count(await result { () async throws(ClusterError) in try await bus.loggedInCount() })
         case .zoneListing(let zone): return .listing(await result { () async throws(ClusterError) in try await bus.zoneListing(zone) })
         case .sendPrivate(let keys, let message):
+            metrics.publishedPrivate.increment()
             let bytes = message.encoded()
             return .privateSent(await result { () async throws(ClusterError) in try await bus.sendPrivate(to: keys, message: bytes) })
         case .isLockedOut(let key): return .flag(await result { () async throws(ClusterError) in try await bus.isLockedOut(nameKey: key) })
@@ -372,24 +409,28 @@ final class SessionHandler: ChannelDuplexHandler {
 
     // MARK: Cluster events (called by the loop registry)
 
-    func receiveRoomEvent(_ bytes: ByteBuffer, in room: RoomRef) {
+    /// Each returns whether the bytes were written (for the registry's counts).
+    func receiveRoomEvent(_ bytes: ByteBuffer, in room: RoomRef) -> Bool {
         switch machine.roomEvent(bytes, in: room) {
-        case .write: writeFromBatch(bytes)
-        case .held, .ignore: break
-        case .cutSlowReader: if let context { cutSlowReader(context) }
+        case .write: return writeFromBatch(bytes)
+        case .held, .ignore: return false
+        case .cutSlowReader:
+            if let context { cutSlowReader(context) }
+            return false
         }
     }
 
-    func receiveZoneEvent(_ bytes: ByteBuffer, change: ZoneChange) {
-        if machine.zoneEvent(change) { writeFromBatch(bytes) }
+    func receiveZoneEvent(_ bytes: ByteBuffer, change: ZoneChange) -> Bool {
+        machine.zoneEvent(change) && writeFromBatch(bytes)
     }
 
-    func receiveDirect(_ bytes: ByteBuffer) {
-        if machine.direct() { writeFromBatch(bytes) }
+    func receiveDirect(_ bytes: ByteBuffer) -> Bool {
+        machine.direct() && writeFromBatch(bytes)
     }
 
     func evict(_ reason: Reason) {
         perform(machine.evicted(reason))
+        countLogin()
     }
 
     /// Closes the connection for node shutdown, telling the client why.
@@ -410,6 +451,7 @@ final class SessionHandler: ChannelDuplexHandler {
         let overBound = slowReader.watching
         context.write(wrapOutboundOut(bytes), promise: nil)
         needsFlush = true
+        unflushedResponses += 1
         if overBound { judgeQueued(bytes.readableBytes, context) }
     }
 
@@ -421,8 +463,8 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     /// Writes a cluster event; flushed once when the registry finishes the batch.
-    private func writeFromBatch(_ bytes: ByteBuffer) {
-        guard let context, !ended else { return }
+    private func writeFromBatch(_ bytes: ByteBuffer) -> Bool {
+        guard let context, !ended else { return false }
         let overBound = slowReader.watching
         context.write(wrapOutboundOut(bytes), promise: nil)
         needsFlush = true
@@ -431,11 +473,16 @@ final class SessionHandler: ChannelDuplexHandler {
             awaitingBatchFlush = true
             registry.markTouched(self)
         }
+        return true
     }
 
     private func flushIfNeeded() {
         guard needsFlush, let context else { return }
         needsFlush = false
+        if unflushedResponses > 0 {
+            node.metrics.framesOut.increment(by: unflushedResponses)
+            unflushedResponses = 0
+        }
         context.flush()
     }
 }
