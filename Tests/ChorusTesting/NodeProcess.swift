@@ -93,6 +93,37 @@ public final class NodeProcess: @unchecked Sendable {
         return status
     }
 
+    /// Waits up to `timeout` seconds for the process to exit; its exit status, or nil if it
+    /// still runs.
+    public func waitForExit(timeout: Double) -> Int32? {
+        child.waitForExitBlocking(timeout: timeout)
+    }
+
+    /// The operator port (`--admin-port`, possibly 0), read from the node's start-up log line
+    /// (waited for: it may come just after the client port's).
+    public func adminPort(timeout: Double = 10, sourceLocation: SourceLocation = #_sourceLocation) throws -> Int {
+        let marker = "operator endpoints on http://"
+        func find() -> Int? {
+            for line in output.split(separator: "\n") {
+                guard let range = line.range(of: marker) else { continue }
+                let rest = line[range.upperBound...]
+                if let colon = rest.firstIndex(of: ":"),
+                   let port = Int(rest[rest.index(after: colon)...].prefix { $0.isNumber }) {
+                    return port
+                }
+            }
+            return nil
+        }
+        var port: Int?
+        eventuallyBlocking(timeout: timeout) {
+            port = find()
+            return port != nil || !isRunning
+        }
+        if let port { return port }
+        throw TestFailure("no \"\(marker)\" line in the node's log (started without --admin-port?):\n\(logTail())",
+                          sourceLocation: sourceLocation)
+    }
+
     /// Sends SIGKILL and waits for the process to be gone.
     public func kill() { child.kill() }
 
