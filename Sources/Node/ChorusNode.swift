@@ -6,7 +6,7 @@ import NIOPosix
 import ServiceLifecycle
 
 /// Wires one node together: the event loops, the cluster bus, the fan-out, the client
-/// server, the optional policy server and operator port, run by one `ServiceGroup`.
+/// server, the optional web and policy servers and operator port, run by one `ServiceGroup`.
 /// SIGTERM drains the node, then stops it; SIGINT stops it at once (`StopSignals`); so does
 /// cancelling the task running it.
 public struct ChorusNode: Sendable {
@@ -14,11 +14,15 @@ public struct ChorusNode: Sendable {
     public let logger: Logger
     /// Called once the client port is bound, with the port (useful with port 0).
     public let onListening: (@Sendable (Int) -> Void)?
+    /// Called once the web port is bound, with the port.
+    public let onWebListening: (@Sendable (Int) -> Void)?
 
-    public init(configuration: NodeConfiguration, logger: Logger, onListening: (@Sendable (Int) -> Void)? = nil) {
+    public init(configuration: NodeConfiguration, logger: Logger, onListening: (@Sendable (Int) -> Void)? = nil,
+                onWebListening: (@Sendable (Int) -> Void)? = nil) {
         self.configuration = configuration
         self.logger = logger
         self.onListening = onListening
+        self.onWebListening = onWebListening
     }
 
     public func run() async throws {
@@ -53,13 +57,18 @@ public struct ChorusNode: Sendable {
         services.append(.init(service: ClusterBusService(bus: bus, sink: fanout, ready: ready)))
         services.append(.init(service: ChatServer(context: context, group: group, ready: ready, lifecycle: lifecycle,
                                                   onListening: onListening)))
+        if let httpPort = configuration.httpPort {
+            services.append(.init(service: WebServer(context: context, group: group, port: httpPort,
+                                                     origins: configuration.webSocketOrigins, ready: ready,
+                                                     lifecycle: lifecycle, onListening: onWebListening)))
+        }
         if let policyPort = configuration.policyPort {
             services.append(.init(service: PolicyServer(host: configuration.host, port: policyPort, clientPort: configuration.port,
                                                         domain: configuration.policyDomain, group: group, logger: logger)))
         }
         let limiter = context.limiter
         services.append(.init(
-            service: StopSignals(lifecycle: lifecycle, drainTime: configuration.drainTime,
+            service: StopSignals(signals: await StopSignals.trap(), lifecycle: lifecycle, drainTime: configuration.drainTime,
                                  connections: { limiter.connections }, logger: logger),
             successTerminationBehavior: .gracefullyShutdownGroup))
         let serviceGroup = ServiceGroup(configuration: .init(services: services, logger: logger))

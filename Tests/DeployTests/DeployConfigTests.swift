@@ -144,7 +144,7 @@ struct DeployConfigTests {
 
         // Every metric the dashboard queries is one a node exports.
         let node = try NodeProcess.start(["--admin-port", "0"])
-        let scrape = try HTTPProbe.get(port: try node.adminPort(), "/metrics")
+        let scrape = try OperatorPort.get(try node.adminPort(), "/metrics")
         let exported = try PrometheusText(scrape.body)
         let regex = try NSRegularExpression(pattern: "chorus_[a-z_]+")
         for expression in expressions {

@@ -13,14 +13,21 @@ import UnixSignals
 /// sessions (`Server shutting down`), the bus takes them out of the cluster, the process
 /// exits 0. When the group stops for another reason, this service returns too.
 struct StopSignals: Service {
+    /// SIGTERM and SIGINT, trapped before any service starts (`trap()`), so that no signal
+    /// arriving while the node starts kills it.
+    let signals: UnixSignalsSequence
     let lifecycle: NodeLifecycle
     let drainTime: Duration
     /// Client connections still open (the drain ends early when none is left).
     let connections: @Sendable () -> Int
     let logger: Logger
 
+    static func trap() async -> UnixSignalsSequence {
+        await UnixSignalsSequence(trapping: .sigterm, .sigint)
+    }
+
     func run() async {
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let signals = signals
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [lifecycle, drainTime, logger] in
                 for await signal in signals {

@@ -15,7 +15,7 @@ final class NodeMetrics: ClusterBusObserver, Sendable {
 
     let accepted = NodeCounter("chorus_connections_accepted_total")
     let denied = NodeCounter("chorus_connections_denied_total")
-    private let open: [Meter]  // by `Transport.allCases` order
+    private let open: [Meter]  // by `SessionTransport.allCases` order
     private let loggedIn = Meter(label: "chorus_sessions_logged_in")
     /// Rooms in the cluster, as last read from the bus (`refreshRooms`).
     private let rooms = Gauge(label: "chorus_rooms")
@@ -57,7 +57,7 @@ final class NodeMetrics: ClusterBusObserver, Sendable {
     static let lagLabel = "chorus_delivery_lag_seconds"
 
     init() {
-        open = Transport.allCases.map { Meter(label: "chorus_connections_open", dimensions: [("transport", $0.rawValue)]) }
+        open = SessionTransport.allCases.map { Meter(label: "chorus_connections_open", dimensions: [("transport", $0.rawValue)]) }
         roundTrips = ClusterOperation.allCases.map {
             Metrics.Timer(label: Self.roundTripLabel, dimensions: [("operation", $0.rawValue)])
         }
@@ -70,11 +70,11 @@ final class NodeMetrics: ClusterBusObserver, Sendable {
 
     // MARK: Sessions
 
-    func connectionOpened(_ transport: Transport) {
+    func connectionOpened(_ transport: SessionTransport) {
         open[Self.index(transport)].increment()
     }
 
-    func connectionClosed(_ transport: Transport) {
+    func connectionClosed(_ transport: SessionTransport) {
         open[Self.index(transport)].decrement()
     }
 
@@ -125,7 +125,7 @@ final class NodeMetrics: ClusterBusObserver, Sendable {
         "accepted=\(accepted.value) denied=\(denied.value) frames=\(framesIn.value) malformed=\(malformed.value) flood_refusals=\(floodRefusals.value) slow_readers_cut=\(slowReadersCut.value) idle_closed=\(idleClosed.value)"
     }
 
-    private static func index(_ transport: Transport) -> Int {
+    private static func index(_ transport: SessionTransport) -> Int {
         switch transport {
         case .tcp: 0
         case .ws: 1

@@ -30,13 +30,13 @@ struct DrainTests {
         try bob.login("bob")
         try bob.joinRoom("Lobby")
         try alice.expect("UpdateUserList", minor: "UserJoined")
-        #expect(try HTTPProbe.get(port: admin, "/ready").status == 200)
+        #expect(try OperatorPort.get(admin, "/ready").status == 200)
 
         let signalled = Date()
         node.signal(SIGTERM)
-        #expect(eventuallyBlocking(timeout: 2) { HTTPProbe.status(port: admin, "/ready") == 503 })
-        #expect(try HTTPProbe.get(port: admin, "/ready").body.contains("draining"))
-        #expect(try HTTPProbe.get(port: admin, "/health").status == 200)
+        #expect(eventuallyBlocking(timeout: 2) { OperatorPort.status(admin, "/ready") == 503 })
+        #expect(try OperatorPort.get(admin, "/ready").body.contains("draining"))
+        #expect(try OperatorPort.get(admin, "/health").status == 200)
         #expect(eventuallyBlocking(timeout: 2) { Self.refuses(node.port) }, "a new client was still accepted while draining")
 
         // The sessions go on: a message, an answer.
@@ -55,6 +55,26 @@ struct DrainTests {
         #expect(status == 0, "exit status \(String(describing: status)); log:\n\(node.logTail())")
     }
 
+    @Test("The web port drains too: new browsers refused, a WebSocket session chats on until the end")
+    func drainWeb() throws {
+        let node = try NodeProcess.start(["--admin-port", "0", "--drain-seconds", "3", "--rooms", "Lobby"], web: true)
+        let webPort = try #require(node.webPort)
+        let web = try TestClient.accepted(port: webPort, name: "web", transport: .ws)
+        try web.login("webby")
+        try web.joinRoom("Lobby")
+        let tcp = try TestClient(node, name: "tcp")
+        try tcp.login("tcpy")
+        try tcp.joinRoom("Lobby")
+        try web.expect("UpdateUserList", minor: "UserJoined")
+        node.signal(SIGTERM)
+        #expect(eventuallyBlocking(timeout: 2) { Self.refuses(webPort) }, "a new browser was still accepted while draining")
+        try web.send(Request.publicMessage("from the browser"))
+        #expect(try tcp.expect("SendPublicMessage").message == "from the browser")
+        let last = try web.expectClosed(timeout: 8)
+        #expect(last.map(\.reason).contains("Server shutting down"), "\(last.map(\.raw))")
+        #expect(node.waitForExit(timeout: 10) == 0)
+    }
+
     @Test("A second signal during the drain (SIGINT, or SIGTERM again) stops the node at once",
           arguments: [SIGINT, SIGTERM])
     func secondSignal(_ second: Int32) throws {
@@ -63,7 +83,7 @@ struct DrainTests {
         let client = try TestClient(node)
         try client.login("waiting")
         node.signal(SIGTERM)
-        #expect(eventuallyBlocking(timeout: 2) { HTTPProbe.status(port: admin, "/ready") == 503 })
+        #expect(eventuallyBlocking(timeout: 2) { OperatorPort.status(admin, "/ready") == 503 })
         #expect(node.isRunning)
         node.signal(second)
         let last = try client.expectClosed(timeout: 10)
@@ -93,7 +113,7 @@ struct DrainTests {
             try carol.joinRoom("Lobby")
             try alice.expect("UpdateUserList", minor: "UserJoined")
             cluster[0].signal(SIGTERM)
-            #expect(eventuallyBlocking(timeout: 2) { HTTPProbe.status(port: (try? cluster[0].adminPort()) ?? 0, "/ready") == 503 })
+            #expect(eventuallyBlocking(timeout: 2) { OperatorPort.status((try? cluster[0].adminPort()) ?? 0, "/ready") == 503 })
             try alice.send(Request.publicMessage("draining"))
             #expect(try carol.expect("SendPublicMessage").message == "draining")
             _ = try alice.expectClosed(timeout: 10)

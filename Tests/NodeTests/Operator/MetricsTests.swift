@@ -78,6 +78,28 @@ struct MetricsTests {
         }
     }
 
+    @Test("Connections are counted by transport: tcp, ws, xmlsocket")
+    func byTransport() throws {
+        let node = try NodeProcess.start(["--admin-port", "0"], web: true)
+        let webPort = try #require(node.webPort)
+        let tcp = try TestClient.accepted(port: node.port, name: "tcp")
+        let ws = try TestClient.accepted(port: webPort, name: "ws", transport: .ws)
+        let stream = try TestClient.accepted(port: webPort, name: "stream", transport: .xmlsocket)
+        try ws.login("webby")
+        try eventuallyMetrics(node, "one connection per transport, one session") { metrics in
+            ["tcp", "ws", "xmlsocket"].allSatisfy { metrics.value("chorus_connections_open", ["transport": $0]) == 1 }
+                && metrics.value("chorus_sessions_logged_in") == 1
+        }
+        ws.close()
+        try eventuallyMetrics(node, "the WebSocket session gone, the others open") { metrics in
+            metrics.value("chorus_connections_open", ["transport": "ws"]) == 0
+                && metrics.value("chorus_connections_open", ["transport": "xmlsocket"]) == 1
+                && metrics.value("chorus_connections_open", Self.tcp) == 1
+                && metrics.value("chorus_sessions_logged_in") == 0
+        }
+        withExtendedLifetime((tcp, stream)) {}
+    }
+
     @Test("A malformed frame counts once as malformed and once as an error of its reason")
     func malformed() throws {
         let node = try NodeProcess.start(["--admin-port", "0"])

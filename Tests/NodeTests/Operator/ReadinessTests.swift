@@ -12,19 +12,19 @@ struct ReadinessTests {
         try await withCleanup({
             let node = try NodeProcess.start(["--redis", redis.url, "--admin-port", "0"])
             let admin = try node.adminPort()
-            #expect(try HTTPProbe.get(port: admin, "/ready").status == 200)
+            #expect(try OperatorPort.get(admin, "/ready").status == 200)
             let before = try scrape(node)
             #expect(before.value("chorus_cluster_available") == 1)
             #expect(before.value("chorus_redis_reconnects_total") == 0)
 
             await redis.stop()
-            #expect(await eventually { HTTPProbe.status(port: admin, "/ready") == 503 })
-            #expect(try HTTPProbe.get(port: admin, "/ready").body.contains("cluster unavailable"))
-            #expect(try HTTPProbe.get(port: admin, "/health").status == 200)
+            #expect(await eventually { OperatorPort.status(admin, "/ready") == 503 })
+            #expect(try OperatorPort.get(admin, "/ready").body.contains("cluster unavailable"))
+            #expect(try OperatorPort.get(admin, "/health").status == 200)
             #expect(try scrape(node).value("chorus_cluster_available") == 0)
 
             try await redis.startAgain()
-            #expect(await eventually(timeout: .seconds(20)) { HTTPProbe.status(port: admin, "/ready") == 200 })
+            #expect(await eventually(timeout: .seconds(20)) { OperatorPort.status(admin, "/ready") == 200 })
             let after = try scrape(node)
             #expect(after.value("chorus_cluster_available") == 1)
             #expect(after.value("chorus_redis_reconnects_total") == 1)
@@ -40,12 +40,12 @@ struct ReadinessTests {
         let node = try NodeProcess.start(["--admin-port", "0", "--max-connections", "2"])
         let admin = try node.adminPort()
         let first = try TestClient(node, name: "first")
-        #expect(try HTTPProbe.get(port: admin, "/ready").status == 200)
+        #expect(try OperatorPort.get(admin, "/ready").status == 200)
         let second = try TestClient(node, name: "second")
-        #expect(eventuallyBlocking(timeout: 5) { HTTPProbe.status(port: admin, "/ready") == 503 })
-        #expect(try HTTPProbe.get(port: admin, "/ready").body.contains("full"))
+        #expect(eventuallyBlocking(timeout: 5) { OperatorPort.status(admin, "/ready") == 503 })
+        #expect(try OperatorPort.get(admin, "/ready").body.contains("full"))
         second.close()
-        #expect(eventuallyBlocking(timeout: 5) { HTTPProbe.status(port: admin, "/ready") == 200 })
+        #expect(eventuallyBlocking(timeout: 5) { OperatorPort.status(admin, "/ready") == 200 })
         withExtendedLifetime(first) {}
     }
 }

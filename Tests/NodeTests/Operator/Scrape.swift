@@ -3,7 +3,7 @@ import Testing
 
 /// The node's `/metrics`, fetched over a real socket and parsed as Prometheus text.
 func scrape(_ node: NodeProcess, sourceLocation: SourceLocation = #_sourceLocation) throws -> PrometheusText {
-    let response = try HTTPProbe.get(port: try node.adminPort(), "/metrics", sourceLocation: sourceLocation)
+    let response = try OperatorPort.get(try node.adminPort(sourceLocation: sourceLocation), "/metrics")
     guard response.status == 200 else {
         throw TestFailure("GET /metrics answered \(response.status): \(response.body)", sourceLocation: sourceLocation)
     }
