@@ -73,6 +73,7 @@ final class LoopRegistry: @unchecked Sendable {
         var frames = 0
         var publicMessages = 0
         var privateMessages = 0
+        var lostNotices = 0
         for delivery in batch {
             switch delivery {
             case .messages(let room, let bytes, let count):
@@ -83,7 +84,7 @@ final class LoopRegistry: @unchecked Sendable {
                 }
             case .room(let room, let bytes):
                 if let members = rooms[room] {
-                    for member in members.values where member.receiveRoomEvent(bytes, in: room) { frames += 1 }
+                    for member in members.values where member.receiveRoomEvent(bytes, in: room) { lostNotices += 1 }
                 }
             case .joined(let room, let id, let bytes):
                 if let session = sessions[id] {
@@ -123,7 +124,9 @@ final class LoopRegistry: @unchecked Sendable {
         }
         for session in touched { session.flushBatch() }
         touched.removeAll(keepingCapacity: true)
-        count(frames: frames, publicMessages: publicMessages, privateMessages: privateMessages, oldestPublish: oldestPublish)
+        if lostNotices > 0 { metrics.countErrors(.messagesLost, lostNotices) }
+        count(frames: frames + lostNotices, publicMessages: publicMessages, privateMessages: privateMessages,
+              oldestPublish: oldestPublish)
     }
 
     /// Once per batch: what it delivered, and its lag if it delivered public messages.

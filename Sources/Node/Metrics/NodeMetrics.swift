@@ -98,6 +98,11 @@ final class NodeMetrics: ClusterBusObserver, Sendable {
         if reason == Reason.flooding.rawValue { floodRefusals.add(1) }
     }
 
+    /// Errors the loop registry wrote to `count` clients in one batch (`Messages lost`).
+    func countErrors(_ reason: Reason, _ count: Int) {
+        errors[reason.rawValue]?.increment(by: count)
+    }
+
     // MARK: Gauges read when scraped
 
     func refresh(clusterAvailable available: Bool) {
