@@ -131,6 +131,8 @@ let package = Package(
         .testTarget(name: "BenchTests", dependencies: ["Bench", "ChorusTesting", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "NodeTests", dependencies: ["Wire", "Node", "ChatDomain", "ClusterBus", "ChorusTesting", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "DeployTests", dependencies: ["ChorusTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        // The web chat page in headless Chromium (WebDriver), against a real chorus-node.
+        .testTarget(name: "WebTests", dependencies: ["ChorusTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -120,6 +120,8 @@ final class LoopRegistry: @unchecked Sendable {
                 if sessions[id]?.receiveDirect(bytes) == true { privateMessages += 1 }
             case .evict(let id, let reason):
                 sessions[id]?.evict(reason)
+            case .kick(let id, let notice):
+                sessions[id]?.kick(notice)
             }
         }
         for session in touched { session.flushBatch() }
@@ -164,4 +166,6 @@ enum Delivery: Sendable {
     case zoneFrames(String, ByteBuffer, count: Int)
     case direct(SessionID, ByteBuffer)
     case evict(SessionID, Reason)
+    /// A moderator's `Kicked` or `Banned` notice: sent, then the session closes.
+    case kick(SessionID, ByteBuffer)
 }
