@@ -21,11 +21,16 @@ public final class NodeProcess: @unchecked Sendable {
     /// Starts a node with `--host 127.0.0.1 --port P` and `arguments`, and waits until it logs
     /// that it accepts connections. Set `CHORUS_*` variables of this process are not passed on.
     ///
+    /// Without `--drain-seconds` in `arguments`, the node gets `--drain-seconds 0`: SIGTERM
+    /// stops it at once, as most tests want (drain tests pass their own).
+    ///
     /// With `web`, the node also opens its web port (`--http-port 0`: the system picks a
     /// free one) and ``webPort`` is where it listens.
     public static func start(_ arguments: [String] = [], port: Int? = nil, web: Bool = false, readyTimeout: Double = 15,
                              sourceLocation: SourceLocation = #_sourceLocation) throws -> NodeProcess {
-        let arguments = web ? ["--http-port", "0"] + arguments : arguments
+        var arguments = web ? ["--http-port", "0"] + arguments : arguments
+        // SIGTERM (`stop()`) stops at once unless a test asks for a drain.
+        if !arguments.contains(where: { $0.hasPrefix("--drain-seconds") }) { arguments += ["--drain-seconds", "0"] }
         var attempt = 0
         while true {
             attempt += 1
