@@ -63,6 +63,27 @@ extension SessionState {
         profile = change.profile
     }
 
+    /// The initial variables of a `CreateRoom`, checked like `CreateRoomVariable`s: every name
+    /// and data valid, at most `maxRoomVariables` distinct names. A name given twice keeps its
+    /// first place and its last data and flags.
+    public func checkInitialRoomVariables(_ variables: [RoomVariableChange]) -> Result<[RoomVariableChange], Reason> {
+        var checked: [RoomVariableChange] = []
+        for variable in variables {
+            if let reason = VariableRules.check(Variable(name: variable.name, data: variable.data), limits: limits) {
+                return .failure(reason)
+            }
+            var created = variable
+            created.kind = .create
+            if let index = checked.firstIndex(where: { $0.name == variable.name }) {
+                checked[index] = created
+            } else {
+                checked.append(created)
+                if checked.count > limits.maxRoomVariables { return .failure(.tooManyVariables) }
+            }
+        }
+        return .success(checked)
+    }
+
     /// A room variable request (`CreateRoomVariable`, `UpdateRoomVariable`, or with `data`
     /// nil `DeleteRoomVariable`): the room it acts on, or why not. Whether it exists, is
     /// locked, or fits in the room is the cluster's decision.

@@ -244,8 +244,11 @@ public struct JoinRequest: Sendable {
     /// When set, the room is created with these options first; fails with
     /// `Room already exists` if it exists.
     public var create: RoomOptions?
+    /// With `create`: the room's initial variables, created by the session (in this order).
+    public var variables: [RoomVariableChange]
 
-    public init(session: SessionID, room: RoomRef, password: String?, create: RoomOptions?) {
+    public init(session: SessionID, room: RoomRef, password: String?, create: RoomOptions?, variables: [RoomVariableChange] = []) {
+        self.variables = create == nil ? [] : variables
         self.session = session
         self.room = room
         self.password = (password?.isEmpty ?? true) ? nil : password

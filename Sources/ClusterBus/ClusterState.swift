@@ -82,7 +82,9 @@ struct ClusterState {
             if let max = rules.maxRoomsPerZone, (zones[target.zone]?.rooms.count ?? 0) >= max { return .failed(.tooManyRooms) }
             var options = create
             options.permanent = false
-            rooms[target] = Room(options: options, members: [])
+            rooms[target] = Room(options: options, members: [], variables: request.variables.map {
+                RoomVariable(name: $0.name, data: $0.data, persistent: $0.persistent, locked: $0.locked, creator: request.session)
+            })
             zones[target.zone, default: Zone()].rooms.append(target.name)
         } else {
             guard let room = rooms[target] else { return .failed(.roomDoesNotExist) }

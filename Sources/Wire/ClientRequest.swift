@@ -121,7 +121,12 @@ public enum ClientRequest: Sendable, Equatable {
                     description: room.childValue("Description"),
                     capacity: Int(room.childText("Capacity").trimmingXMLWhitespace) ?? -1,
                     hidden: room.booleanAttribute("Hidden") ?? false,
-                    updatable: room.booleanAttribute("Updatable") ?? true
+                    updatable: room.booleanAttribute("Updatable") ?? true,
+                    variables: room.child("RoomVariables")?.children(named: "RoomVariable").map {
+                        RoomVariableSpec(name: $0.childText("Name"), data: $0.childValue("Data"),
+                                         persistent: $0.booleanAttribute("Persistent") ?? false,
+                                         locked: $0.booleanAttribute("Locked") ?? false)
+                    } ?? []
                 )
             )
         case .joinRoom:

@@ -58,6 +58,8 @@ public struct RoomSpec: Sendable, Equatable {
     public var hidden: Bool
     /// The `Updatable` attribute; true when missing.
     public var updatable: Bool
+    /// The room's initial variables (`<RoomVariables><RoomVariable ...>`), created by its creator.
+    public var variables: [RoomVariableSpec]
 
     public init(
         name: String,
@@ -65,8 +67,10 @@ public struct RoomSpec: Sendable, Equatable {
         description: String = "",
         capacity: Int = -1,
         hidden: Bool = false,
-        updatable: Bool = true
+        updatable: Bool = true,
+        variables: [RoomVariableSpec] = []
     ) {
+        self.variables = variables
         self.name = name
         self.password = password
         self.description = description

@@ -38,6 +38,15 @@ func requestBytes(_ request: ClientRequest) -> [UInt8] {
         writer.element("Password", room.password)
         writer.element("Description", room.description)
         writer.element("Capacity", room.capacity)
+        writer.list("RoomVariables", room.variables) { writer, variable in
+            writer.startTag("RoomVariable")
+            writer.attribute("Persistent", variable.persistent)
+            writer.attribute("Locked", variable.locked)
+            writer.finishStartTag()
+            writer.element("Name", variable.name)
+            writer.element("Data", variable.data)
+            writer.close("RoomVariable")
+        }
         writer.close("Room")
         writer.close("Zone")
     case .joinRoom(let zone, let room, let password):

@@ -100,6 +100,22 @@ import Testing
         #expect(state.checkRoomVariable(name: "a", data: "") == .failure(.notLoggedIn))
     }
 
+    @Test func initialRoomVariablesAreCheckedAndCount() {
+        var limits = Self.limits
+        limits.maxRoomVariables = 2
+        let state = SessionState(limits: limits, defaultZone: "Chat")
+        func v(_ name: String, _ data: String = "", persistent: Bool = false) -> RoomVariableChange {
+            RoomVariableChange(kind: .update, name: name, data: data, persistent: persistent, locked: false)
+        }
+        #expect(state.checkInitialRoomVariables([v("a", "1"), v("b"), v("a", "2", persistent: true)])
+                == .success([RoomVariableChange(kind: .create, name: "a", data: "2", persistent: true, locked: false),
+                             RoomVariableChange(kind: .create, name: "b", data: "", persistent: false, locked: false)]))
+        #expect(state.checkInitialRoomVariables([v("a"), v("b"), v("c")]) == .failure(.tooManyVariables))
+        #expect(state.checkInitialRoomVariables([v("")]) == .failure(.variableNameRequired))
+        #expect(state.checkInitialRoomVariables([v("x<")]) == .failure(.variableNameInvalid))
+        #expect(state.checkInitialRoomVariables([v("x", String(repeating: "d", count: 4097))]) == .failure(.variableTooLarge))
+    }
+
     @Test func roomVariablesNeedARoomAndValidNameAndData() throws {
         var state = try Self.loggedIn()
         #expect(state.checkRoomVariable(name: "topic", data: "x") == .failure(.notInRoom))

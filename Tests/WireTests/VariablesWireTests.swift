@@ -26,6 +26,17 @@ import Wire
         #expect(try decode("CreateRoomVariable", "") == .createRoomVariable(RoomVariableSpec(name: "")))
     }
 
+    @Test func decodesCreateRoomsInitialVariables() throws {
+        let request = try decode("CreateRoom", #"<Zone><Name></Name><Room><Name>R</Name><RoomVariables>"#
+            + #"<RoomVariable Persistent="true"><Name>topic</Name><Data><![CDATA[<i>x</i>]]></Data></RoomVariable>"#
+            + #"<RoomVariable Locked="true"><Name>b</Name></RoomVariable></RoomVariables></Room></Zone>"#)
+        guard case .createRoom(_, let room) = request else { Issue.record("\(request)"); return }
+        #expect(room.variables == [RoomVariableSpec(name: "topic", data: "<i>x</i>", persistent: true),
+                                   RoomVariableSpec(name: "b", data: "", locked: true)])
+        guard case .createRoom(_, let plain) = try decode("CreateRoom", "<Zone><Room><Name>R</Name><RoomVariables/></Room></Zone>") else { return }
+        #expect(plain.variables.isEmpty)
+    }
+
     @Test func decodesUserVariableRequests() throws {
         #expect(try decode("UpdateUserVariable", "<MinorAction> Create </MinorAction><Name>mood</Name><Data>glad &amp; <i>calm</i></Data>")
                 == .updateUserVariable(minorAction: "Create", name: "mood", data: "glad &amp; <i>calm</i>"))

@@ -289,7 +289,8 @@ public final class RedisClusterBus: ClusterBus {
                                           request.create != nil ? (options.password ?? "") : (request.password ?? ""),
                                           request.create != nil ? "1" : "0", options.hidden ? "1" : "0",
                                           options.updatable ? "1" : "0", "\(options.capacity ?? -1)", options.description,
-                                          "\(rules.maxRooms ?? -1)", "\(rules.maxRoomsPerZone ?? -1)"])
+                                          "\(rules.maxRooms ?? -1)", "\(rules.maxRoomsPerZone ?? -1)"]
+                                   + request.variables.flatMap { [$0.name, ($0.persistent ? "1" : "0") + ($0.locked ? "1" : "0"), $0.data] })
         } catch {
             unsubscribe(from: request.room)
             throw error

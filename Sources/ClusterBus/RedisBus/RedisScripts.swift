@@ -224,7 +224,8 @@ enum RedisScripts {
     """#
 
     /// ARGV: prefix, session, zone, room, password, create (0/1), hidden, updatable,
-    /// capacity, description, max rooms (-1: none), max rooms per zone (-1: none)
+    /// capacity, description, max rooms (-1: none), max rooms per zone (-1: none), then with
+    /// create the room's initial variables: (name, flags `<persistent><locked>`, data)...
     /// → {'E', reason} or {'OK', created, left ref, zone users, 7 room fields, member order,
     ///    room order, the join event's incarnation and number, member count,
     ///    (session, profile)..., variable count, (name, stored variable)... in creation
@@ -265,7 +266,14 @@ enum RedisScripts {
       if cap >= 0 and redis.call('ZCARD', mkey) >= cap then return {'E', 'Room is full'} end
     end
     -- Decided: from here on only writes (and reads of what they wrote).
-    if create then create_room(zone, name, pw, ARGV[7], ARGV[8], ARGV[9], ARGV[10], '0') end
+    if create then
+      create_room(zone, name, pw, ARGV[7], ARGV[8], ARGV[9], ARGV[10], '0')
+      for i = 13, #ARGV - 2, 3 do
+        if redis.call('HSETNX', K_rvars(ref), ARGV[i], ARGV[i + 1] .. sid .. SEP .. ARGV[i + 2]) == 1 then
+          redis.call('ZADD', K_rvorder(ref), redis.call('HINCRBY', rkey, 'vseq', 1), ARGV[i])
+        end
+      end
+    end
     if changed then
       add_zone_user(s[1], -1)
       add_zone_user(zone, 1)

@@ -360,9 +360,14 @@ struct SessionMachine {
         case .createRoom(let zone, let spec):
             let options = RoomOptions(password: spec.password, hidden: spec.hidden, updatable: spec.updatable,
                                       capacity: spec.capacity, description: spec.description)
-            switch state.checkCreate(zone: zone, room: spec.name, options: options) {
+            let variables = spec.variables.map {
+                RoomVariableChange(kind: .create, name: $0.name, data: $0.data, persistent: $0.persistent, locked: $0.locked)
+            }
+            switch state.checkCreate(zone: zone, room: spec.name, options: options).flatMap({ created in
+                state.checkInitialRoomVariables(variables).map { (created.0, created.1, $0) }
+            }) {
             case .failure(let reason): actions.append(.send(.createRoomFailure(reason: reason.rawValue)))
-            case .success(let (room, options)): join(room, password: nil, create: options, into: &actions)
+            case .success(let (room, options, variables)): join(room, password: nil, create: options, variables: variables, into: &actions)
             }
         case .joinRoom(let zone, let room, let password):
             switch state.checkJoin(zone: zone, room: room) {
@@ -533,10 +538,11 @@ struct SessionMachine {
             then: .claim(name, profile), into: &actions)
     }
 
-    private mutating func join(_ room: RoomRef, password: String?, create: RoomOptions?, into actions: inout [SessionAction]) {
+    private mutating func join(_ room: RoomRef, password: String?, create: RoomOptions?, variables: [RoomVariableChange] = [],
+                               into actions: inout [SessionAction]) {
         pendingJoin = (room, [], 0)
         if let create, !create.hidden { suppressCreatedPush = room }
-        ask(.join(JoinRequest(session: id, room: room, password: password, create: create)),
+        ask(.join(JoinRequest(session: id, room: room, password: password, create: create, variables: variables)),
             then: .join(room, creating: create != nil), into: &actions)
     }
 

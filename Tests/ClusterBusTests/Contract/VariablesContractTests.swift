@@ -124,6 +124,30 @@ import Testing
     }
 
     @Test(arguments: BusKind.allCases)
+    func aCreatedRoomStartsWithItsInitialVariablesOfItsCreator(kind: BusKind) async throws {
+        try await ContractBus.with(kind) { (f) async throws in
+            let alice = try await f.loggedIn("alice")
+            let bob = try await f.loggedIn("bob")
+            let initial = [RoomVariableChange(kind: .create, name: "topic", data: "t", persistent: true, locked: true),
+                           RoomVariableChange(kind: .create, name: "temp", data: "x", persistent: false, locked: false)]
+            let created = try await f.bus.join(JoinRequest(session: alice, room: Self.arena, password: nil, create: RoomOptions(),
+                                                           variables: initial))
+            #expect(created.joinedRoom?.variables.map(\.name) == ["topic", "temp"])
+            let joined = try await f.joined(bob, Self.arena)
+            #expect(joined.variables == [RoomVariable(name: "topic", data: "t", persistent: true, locked: true, creator: alice),
+                                         RoomVariable(name: "temp", data: "x", persistent: false, locked: false, creator: alice)])
+            await f.settle()
+            #expect(try await f.bus.roomVariable(Self.request(bob, "topic", .delete)) == .failed(.variableLocked))
+            #expect(try await f.bus.leave(session: alice))
+            await f.expectEvents(["room Chat/Arena variable Delete temp= --", "room Chat/Arena left alice"],
+                                 including: { $0.hasPrefix("room") })
+            // Joining an existing room creates nothing.
+            _ = try await f.bus.join(JoinRequest(session: alice, room: Self.arena, password: nil, create: nil, variables: initial))
+            #expect(try await f.joined(try await f.loggedIn("carol"), Self.arena).variables.map(\.name) == ["topic"])
+        }
+    }
+
+    @Test(arguments: BusKind.allCases)
     func aRoomDeletedTakesItsVariables(kind: BusKind) async throws {
         try await ContractBus.with(kind) { (f) async throws in
             let alice = try await f.loggedIn("alice")

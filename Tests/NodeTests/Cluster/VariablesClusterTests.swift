@@ -160,6 +160,33 @@ struct VariablesClusterTests {
         }
     }
 
+    @Test("CreateRoom's initial variables are listed to members on every node and belong to the creator")
+    func createRoomsInitialVariables() async throws {
+        try await NodeCluster.with(nodes: 2) { cluster in
+            let alice = try cluster.loggedIn(0, "alice")
+            let bob = try cluster.loggedIn(1, "bob")
+            defer { for client in [alice, bob] { client.close() } }
+            let room = #"<Room><Name>Initial</Name><RoomVariables>"#
+                + #"<RoomVariable Persistent="true" Locked="true"><Name>topic</Name><Data>cats</Data></RoomVariable>"#
+                + #"<RoomVariable><Name>temp</Name><Data>x</Data></RoomVariable></RoomVariables></Room>"#
+            try alice.send(Request.envelope("CreateRoom", "<Zone><Name></Name>\(room)</Zone>"))
+            try alice.expect("CreateRoom", result: "Success")
+            let created = try alice.waitFor("JoinRoom") { $0.action == "JoinRoom" }
+            #expect(Self.roomVariables(created) == ["topic=cats P=true L=true", "temp=x P=false L=false"])
+            let joined = try bob.call(Request.joinRoom("Initial"), "JoinRoom")
+            #expect(Self.roomVariables(joined) == ["topic=cats P=true L=true", "temp=x P=false L=false"])
+            try bob.send(Self.updateRoomVariable("topic", "dogs"))
+            try bob.expectError("Variable is locked", requestAction: "UpdateRoomVariable")
+            try alice.waitForUserListChange("UserJoined", "bob")
+            try alice.send(Self.updateRoomVariable("topic", "dogs", locked: true))
+            try Self.expectLine("RV Update topic=dogs P=true L=true", at: [alice, bob])
+
+            let tooMany = (0...32).map { "<RoomVariable><Name>v\($0)</Name><Data></Data></RoomVariable>" }.joined()
+            try bob.send(Request.envelope("CreateRoom", "<Zone><Name></Name><Room><Name>Big</Name><RoomVariables>\(tooMany)</RoomVariables></Room></Zone>"))
+            try bob.waitFor("CreateRoom Failure") { $0.action == "CreateRoom" && $0.result == "Failure" && $0.reason == "Too many variables" }
+        }
+    }
+
     @Test("Non-persistent variables go with their creator, also when its node is SIGKILLed; persistent and locked ones stay")
     func nonPersistentVariablesGoWithTheirCreator() async throws {
         try await NodeCluster.with(nodes: 3) { cluster in
