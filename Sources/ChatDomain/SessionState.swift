@@ -157,6 +157,12 @@ public struct SessionState: Sendable {
         return .success(room)
     }
 
+    /// One token of the message budget, for a request that every member of a room is told
+    /// of (a variable change); false: `Flooding`, and nothing is done.
+    public mutating func takeFloodToken(now: UInt64) -> Bool {
+        flood.take(at: now)
+    }
+
     /// A private message: its distinct recipients (matched like logins: the first spelling
     /// of each name is kept, for `User not found` details), or why it may not be sent. Each
     /// recipient costs one flood token; over the recipient limit nothing is sent.

@@ -509,6 +509,8 @@ struct SessionMachine {
         switch checked {
         case .failure(let reason):
             actions.append(.send(.error(reason, action: action)))
+        case .success where !state.takeFloodToken(now: NIODeadline.now().uptimeNanoseconds):
+            actions.append(.send(.error(.flooding, action: action)))
         case .success(let change):
             let user = change.profile.name
             let push: ServerEvent = change.kind == .delete
@@ -526,6 +528,8 @@ struct SessionMachine {
         switch state.checkRoomVariable(name: name, data: data) {
         case .failure(let reason):
             actions.append(.send(.error(reason, action: action)))
+        case .success where !state.takeFloodToken(now: NIODeadline.now().uptimeNanoseconds):
+            actions.append(.send(.error(.flooding, action: action)))
         case .success(let room):
             let request = RoomVariableRequest(session: id, room: room, name: name, action: change, moderator: state.isModerator,
                                               maxVariables: state.limits.maxRoomVariables)

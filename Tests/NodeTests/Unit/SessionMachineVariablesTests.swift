@@ -70,6 +70,27 @@ struct SessionMachineVariablesTests {
         #expect(SessionMachineTests.describe(machine.received(.deleteRoomVariable(name: "a<b"))) == ["send Error Variable name is invalid"])
     }
 
+    @Test func variableChangesDrawOnTheMessageBudget() {
+        var machine = SessionMachineTests.machine { configuration in
+            configuration.limits.floodRate = 0.001
+            configuration.limits.floodBurst = 2
+        }
+        _ = machine.received(SessionMachineTests.login("alice"))
+        _ = machine.answered(.login(.success(.accepted(SessionMachineTests.listing))))
+        _ = machine.received(.joinRoom(zone: "", room: "Lobby", password: ""))
+        _ = machine.answered(SessionMachineTests.joined())
+        _ = machine.received(.createRoomVariable(RoomVariableSpec(name: "a", data: "")))
+        _ = machine.answered(.roomVariable(.success(.done)))
+        _ = machine.received(.updateUserVariable(minorAction: "Create", name: "b", data: ""))
+        _ = machine.answered(.profileSet(.success(true)))
+        #expect(SessionMachineTests.describe(machine.received(.updateRoomVariable(RoomVariableSpec(name: "a", data: "x"))))
+                == ["send Error Flooding"])
+        #expect(SessionMachineTests.describe(machine.received(.deleteUserVariable(name: "b"))) == ["send Error Flooding"])
+        #expect(SessionMachineTests.describe(machine.received(.publicMessage(text: "hi", variables: []))) == ["send Error Flooding"])
+        #expect(SessionMachineTests.describe(machine.received(.deleteRoomVariable(name: "bad<"))) == ["send Error Variable name is invalid"],
+                "a refused request costs nothing more")
+    }
+
     @Test func joinRoomListsTheRoomsVariables() {
         var machine = SessionMachineTests.loggedIn()
         _ = machine.received(.joinRoom(zone: "", room: "Lobby", password: ""))
