@@ -131,6 +131,8 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
                 if loopState.disconnects <= 5 {
                     stderrWrite("chorus-bench: client \(id) (\(shared.config.userName(id))) was disconnected by the node\(how)\n")
                 }
+            } else if phase == .awaitingUpgrade {
+                fail("connection closed before the WebSocket upgrade was answered (is \(shared.config.wsNodes[layout.node(of: id)]) the node's --http-port?)")
             } else {
                 fail("connection closed by the node during the handshake\(how)")
             }
@@ -180,38 +182,34 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         buffer.withUnsafeReadableBytes { raw in
-            if ws {
-                receiveWebSocket(raw, now: monotonicNanos())
-            } else {
-                receive(raw, now: monotonicNanos())
-            }
+            receiveBytes(raw, now: monotonicNanos())
+        }
+    }
+
+    /// Everything one read brought, over this client's transport.
+    @inline(__always)
+    func receiveBytes(_ raw: UnsafeRawBufferPointer, now: UInt64) {
+        if ws {
+            receiveWebSocket(raw, now: now)
+        } else {
+            receive(raw, now: now)
         }
     }
 
     /// WebSocket: the rest of the upgrade response, then frames; each text message is one frame
-    /// of the protocol.
-    @inline(__always)
+    /// of the protocol. (The scanner runs in `onText`, apart from the deframer: inlined into one
+    /// large function with it, the optimizer stopped inlining the scanner's byte reads, which
+    /// doubled the cost of a delivery.)
+    @inline(never)
     private func receiveWebSocket(_ raw: UnsafeRawBufferPointer, now: UInt64) {
         var raw = raw
         if phase == .awaitingUpgrade {
-            guard var hs = handshake else { return }
-            switch hs.feed(raw) {
-            case .needMore:
-                handshake = hs
-                return
-            case .failed(let why):
-                handshake = nil
-                fail("WebSocket upgrade of \(shared.config.wsNodes[layout.node(of: id)])/ws: \(why)")
-                return
-            case .upgraded(let consumed):
-                handshake = nil
-                phase = .awaitingConnection
-                raw = UnsafeRawBufferPointer(rebasing: raw[consumed...])
-            }
+            guard let rest = upgrade(raw) else { return }
+            raw = rest
         }
         let failure = deframer.feed(raw) { opcode, payload in
             if opcode == .text {
-                self.handle(payload, now: now)
+                self.onText(payload, now: now)
             } else {
                 self.onControl(opcode, payload)
             }
@@ -219,7 +217,33 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
         if let failure { failWebSocket("\(failure)", code: 1002) }
     }
 
+    /// WebSocket: one text message, one frame of the protocol.
+    @inline(never)
+    private func onText(_ frame: UnsafeRawBufferPointer, now: UInt64) {
+        handle(frame, now: now)
+    }
+
+    /// WebSocket: feeds the upgrade response; the bytes after it once the upgrade is done.
+    @inline(never)
+    private func upgrade(_ raw: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard var hs = handshake else { return nil }
+        switch hs.feed(raw) {
+        case .needMore:
+            handshake = hs
+            return nil
+        case .failed(let why):
+            handshake = nil
+            fail("WebSocket upgrade of \(shared.config.wsNodes[layout.node(of: id)])/ws: \(why)")
+            return nil
+        case .upgraded(let consumed):
+            handshake = nil
+            phase = .awaitingConnection
+            return UnsafeRawBufferPointer(rebasing: raw[consumed...])
+        }
+    }
+
     /// WebSocket: everything but a text message.
+    @inline(never)
     private func onControl(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
         guard let context, !closing else { return }
         switch opcode {
@@ -239,6 +263,7 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
 
     /// WebSocket: the stream is unusable. Closes with `code` and counts it like a disconnect (or
     /// fails the handshake).
+    @inline(never)
     private func failWebSocket(_ why: String, code: UInt16) {
         if phase == .ready {
             loopState.disconnects += 1
