@@ -124,7 +124,8 @@ P1="$(free_port 9101)"; P2="$(free_port $((P1 + 1)))"
 # HTTP listeners (WebSocket on GET /ws), only if this chorus-node has them and a phase wants them.
 H1=""; H2=""
 case " $TRANSPORTS " in *" ws "*|*" mixed "*)
-  if "$BIN/chorus-node" --help 2>&1 | grep -q -- '--http-port'; then
+  NODE_HELP="$("$BIN/chorus-node" --help 2>&1)" # (not piped into grep -q: pipefail and SIGPIPE)
+  if grep -q -- '--http-port' <<<"$NODE_HELP"; then
     H1="$(free_port 9201)"; H2="$(free_port $((H1 + 1)))"
   else
     log "this chorus-node has no --http-port: running the TCP variants only"
