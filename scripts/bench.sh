@@ -2,7 +2,7 @@
 # Chorus benchmark, one command: the Centrifuge peer's scenario (see docs/benchmarks.md)
 # against a 2-node Chorus cluster sharing one redis-server, everything on 127.0.0.0/8.
 #
-#   scripts/bench.sh                 # full run (~7 min plus builds): closed, rate, logins, private, idle, churn;
+#   scripts/bench.sh                 # full run (~9 min plus builds): closed, rate, logins, private, idle, churn;
 #                                    # closed, rate and idle over TCP, WebSocket and both mixed in the same rooms
 #   QUICK=1 scripts/bench.sh         # short version of every phase (~2.5 min plus builds)
 #   SKIP_INSTALL=1 SKIP_BUILD=1 ...  # no apt-get, no swift build (binaries from $SCRATCH)
