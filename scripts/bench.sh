@@ -22,6 +22,9 @@
 #   it can hold node1 full for one address and measure denials; the other phases run without one)
 #   SCRATCH=.build (swift build --scratch-path)  OUT=/tmp/chorus-bench/<UTC timestamp>
 #
+# The nodes run with an operator port (--admin-port: metrics on, as in production); their
+# /metrics at the end is saved as $OUT/node1.metrics and node2.metrics.
+#
 # Writes only under $OUT and $SCRATCH (and what apt-get installs). Every process it starts is
 # stopped by PID on exit or Ctrl-C.
 set -uo pipefail
@@ -121,12 +124,15 @@ redis-cli -p "$RP" ping >/dev/null 2>&1 || die "redis-server did not start (see 
 
 # ---------------------------------------------------------------- nodes
 P1="$(free_port 9101)"; P2="$(free_port $((P1 + 1)))"
+# Operator ports: the nodes run with their metrics on, as in production; their /metrics
+# is saved at the end (node1.metrics, node2.metrics).
+A1="$(free_port $((P2 + 1)))"; A2="$(free_port $((A1 + 1)))"
 # HTTP listeners (WebSocket on GET /ws), only if this chorus-node has them and a phase wants them.
 H1=""; H2=""
 case " $TRANSPORTS " in *" ws "*|*" mixed "*)
   NODE_HELP="$("$BIN/chorus-node" --help 2>&1)" # (not piped into grep -q: pipefail and SIGPIPE)
   if grep -q -- '--http-port' <<<"$NODE_HELP"; then
-    H1="$(free_port 9201)"; H2="$(free_port $((H1 + 1)))"
+    H1="$(free_port $((A2 + 1)))"; H2="$(free_port $((H1 + 1)))"
   else
     log "this chorus-node has no --http-port: running the TCP variants only"
     TRANSPORTS="tcp"
@@ -138,9 +144,9 @@ start_nodes() {
   [ -n "$NODE_THREADS" ] && NODE_ARGS+=(--threads "$NODE_THREADS")
   local http1=() http2=()
   [ -n "$H1" ] && http1=(--http-port "$H1") && http2=(--http-port "$H2")
-  "$BIN/chorus-node" --port "$P1" "${http1[@]}" --node-id node1 "${NODE_ARGS[@]}" >>"$OUT/node1.log" 2>&1 &
+  "$BIN/chorus-node" --port "$P1" --admin-port "$A1" "${http1[@]}" --node-id node1 "${NODE_ARGS[@]}" >>"$OUT/node1.log" 2>&1 &
   N1=$!; track "$N1"
-  "$BIN/chorus-node" --port "$P2" "${http2[@]}" --node-id node2 "${NODE_ARGS[@]}" >>"$OUT/node2.log" 2>&1 &
+  "$BIN/chorus-node" --port "$P2" --admin-port "$A2" "${http2[@]}" --node-id node2 "${NODE_ARGS[@]}" >>"$OUT/node2.log" 2>&1 &
   N2=$!; track "$N2"
   wait_port "$P1" 30 && wait_port "$P2" 30 || die "nodes did not start (see $OUT/node*.log)"
   if [ -n "$H1" ]; then wait_port "$H1" 30 && wait_port "$H2" 30 || die "the nodes' HTTP listeners did not start (see $OUT/node*.log)"; fi
@@ -227,6 +233,10 @@ if want churn; then
 fi
 
 # ---------------------------------------------------------------- stop + report
+if command -v curl >/dev/null; then
+  curl -s "http://127.0.0.1:$A1/metrics" >"$OUT/node1.metrics" 2>/dev/null
+  curl -s "http://127.0.0.1:$A2/metrics" >"$OUT/node2.metrics" 2>/dev/null
+fi
 { redis-cli -p "$RP" info memory | grep -E '^used_memory(_human)?:'; redis-cli -p "$RP" info commandstats | grep -E 'publish|evalsha'; } \
   > "$OUT/redis-stats.txt" 2>/dev/null
 cleanup

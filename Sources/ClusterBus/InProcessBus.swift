@@ -11,7 +11,7 @@ import Synchronization
 public final class InProcessBus: ClusterBus {
     public let nodeID: NodeID
     private let state: Mutex<(cluster: ClusterState, sink: (any ClusterEventSink)?)>
-    /// The clock of the password lockout (injectable for tests).
+    /// The clock of the password lockout and of bans (injectable for tests).
     private let now: @Sendable () -> ContinuousClock.Instant
 
     public init(nodeID: NodeID, rules: ClusterRules = ClusterRules(),
@@ -34,8 +34,15 @@ public final class InProcessBus: ClusterBus {
         }
     }
 
+    public var isAvailable: Bool { true }
+
+    public func roomCount() async throws(ClusterError) -> Int {
+        state.withLock { $0.cluster.rooms.count }
+    }
+
     public func login(_ request: LoginRequest) async throws(ClusterError) -> LoginOutcome {
-        state.withLock { $0.cluster.login(request) }
+        let now = now()
+        return state.withLock { $0.cluster.login(request, at: now) }
     }
 
     public func join(_ request: JoinRequest) async throws(ClusterError) -> JoinOutcome {
@@ -52,7 +59,7 @@ public final class InProcessBus: ClusterBus {
 
     public func publish(to room: RoomRef, from session: SessionID, message: ByteBuffer,
                         completion: @escaping @Sendable (ClusterError?) -> Void) {
-        let published = mutate { cluster, events -> Bool in
+        let published = mutate(stamp: PublishStamp.now()) { cluster, events -> Bool in
             guard cluster.room(ofSession: session) == room else { return false }
             events.append(.room(room, .message(message)))
             return true
@@ -96,12 +103,23 @@ public final class InProcessBus: ClusterBus {
         return state.withLock { $0.cluster.passwords.recordWrongPassword(nameKey, at: now) }
     }
 
-    /// Applies one operation and delivers the events it caused, under the lock.
-    private func mutate<T>(_ body: (inout ClusterState, inout [ClusterEvent]) -> T) -> T {
+    public func moderate(_ request: ModerationRequest) async throws(ClusterError) -> ModerationOutcome {
+        let now = now()
+        return mutate { cluster, events in cluster.moderate(request, at: now, events: &events) }
+    }
+
+    public func isAddressBanned(_ address: String) async throws(ClusterError) -> Bool {
+        let now = now()
+        return state.withLock { $0.cluster.bans.isAddressBanned(address, at: now) }
+    }
+
+    /// Applies one operation and delivers the events it caused, under the lock (with the
+    /// time of publishing, for a public message).
+    private func mutate<T>(stamp: PublishStamp? = nil, _ body: (inout ClusterState, inout [ClusterEvent]) -> T) -> T {
         state.withLock { locked in
             var events: [ClusterEvent] = []
             let result = body(&locked.cluster, &events)
-            if !events.isEmpty { locked.sink?.deliver(events) }
+            if !events.isEmpty { locked.sink?.deliver(events, oldestPublish: stamp) }
             return result
         }
     }

@@ -18,6 +18,7 @@ final class SessionHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     let id: SessionID
+    /// How the client reaches the node (also the `transport` label of the connection metrics).
     let transport: SessionTransport
     private let node: NodeContext
     private let registry: LoopRegistry
@@ -25,6 +26,13 @@ final class SessionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var remoteAddress = "unknown"
     private var admitted = false
+    /// The cluster is being asked whether the client's address is banned.
+    private var admitting = false
+    /// Frames received while `admitting` (at most one read's worth: reading is held).
+    private var framesWhileAdmitting: [InboundFrame] = []
+    private var inputClosedWhileAdmitting = false
+    /// Frame-level events received while `admitting`, after the frames before them.
+    private var eventsWhileAdmitting: [Any] = []
     /// Denied at admission: never a session.
     private var denied = false
     /// The transport is closing after its last writes (input is dropped).
@@ -35,6 +43,12 @@ final class SessionHandler: ChannelDuplexHandler {
     private var needsFlush = false
     /// The loop registry will flush this session at the end of its current batch.
     private var awaitingBatchFlush = false
+    /// Responses written since the last flush (counted once per flush; cluster events are
+    /// counted by the loop registry, once per batch).
+    private var unflushedResponses = 0
+    /// What the metrics were told: the connection is open, the session is logged in.
+    private var countedOpen = false
+    private var countedLoggedIn = false
 
     /// The client's address when the transport learnt it before this handler was added
     /// (a WebSocket's HTTP request, possibly behind a PROXY header).
@@ -87,6 +101,10 @@ final class SessionHandler: ChannelDuplexHandler {
     /// handler that kept it would keep itself, its context and its pipeline alive).
     func handlerRemoved(context: ChannelHandlerContext) {
         end()
+        if countedOpen {
+            countedOpen = false
+            node.metrics.connectionClosed(transport)
+        }
         slowReaderCheck?.cancel()
         slowReaderCheck = nil
         self.context = nil
@@ -103,11 +121,15 @@ final class SessionHandler: ChannelDuplexHandler {
         if let proxied = event as? ProxiedConnection {
             begin(clientAddress: proxied.source)
         } else if case .some(.inputClosed) = event as? ChannelEvent {
-            if closing {
+            if admitting {
+                inputClosedWhileAdmitting = true // its frames are answered first
+            } else if closing {
                 context.close(promise: nil) // the client read our last words and closed too
             } else {
                 perform(machine.inputClosed())
             }
+        } else if admitting, !closing, event is PartialFrameTimedOut || event is MessageTooLarge || event is UnreadableMessage {
+            eventsWhileAdmitting.append(event) // answered in order once admitted
         } else if event is PartialFrameTimedOut {
             node.metrics.malformed.add(1)
             perform(machine.partialFrameTimedOut(), closing: .protocolViolation)
@@ -128,22 +150,73 @@ final class SessionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Admits the connection (or denies it) once its client address is known.
+    /// Admits the connection (or denies it) once its client address is known: a free slot
+    /// first, then the cluster's word that the address is not banned (PROTOCOL.md section 5).
+    /// Frames that arrive meanwhile wait (`admitting`), and reading stops until the answer.
     private func begin(clientAddress: SocketAddress?) {
-        guard let context, !admitted, !ended else { return }
+        guard let context, !admitted, !admitting, !ended else { return }
         remoteAddress = clientAddress?.ipAddress ?? "unknown"
         guard node.limiter.admit(remoteAddress) else {
-            node.metrics.denied.add(1)
-            node.logger.notice("connection denied: server is full", metadata: ["client": "\(remoteAddress)"])
-            context.write(wrapOutboundOut(ServerEvent.connectionDenied(reason: Reason.serverFull.rawValue).encoded()), promise: nil)
-            closeAfterWrites(context)
-            denied = true
+            deny(.serverFull, context)
+            return
+        }
+        admitting = true
+        let bus = node.bus
+        let address = remoteAddress
+        let promise = context.eventLoop.makePromise(of: Bool.self)
+        // A cluster that cannot answer does not keep clients out: their logins will tell them.
+        node.tasks.run { promise.succeed((try? await bus.isAddressBanned(address)) ?? false) }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        promise.futureResult.whenSuccess { banned in bound.value.admit(banned: banned) }
+    }
+
+    /// The cluster answered whether the client's address is banned.
+    private func admit(banned: Bool) {
+        admitting = false
+        guard let context, context.channel.isActive, !denied else {
+            // The client left while the cluster was asked: give its slot back.
+            node.limiter.release(remoteAddress)
+            return
+        }
+        if banned {
+            node.limiter.release(remoteAddress)
+            deny(.addressBanned, context)
             return
         }
         admitted = true
+        machine.clientAddress = remoteAddress
         node.metrics.accepted.add(1)
+        countedOpen = true
+        node.metrics.connectionOpened(transport)
         registry.add(self)
         context.writeAndFlush(wrapOutboundOut(Self.connectionAccepted), promise: nil)
+        let early = framesWhileAdmitting
+        framesWhileAdmitting = []
+        for frame in early { read(frame, context: context) }
+        let events = eventsWhileAdmitting
+        eventsWhileAdmitting = []
+        for event in events { userInboundEventTriggered(context: context, event: event) }
+        if inputClosedWhileAdmitting {
+            inputClosedWhileAdmitting = false
+            perform(machine.inputClosed())
+        }
+        flushIfNeeded()
+        if readHeld, machine.wantsInput {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    /// `ConnectionResponse` `Denied` with `reason`, then the connection closes.
+    private func deny(_ reason: Reason, _ context: ChannelHandlerContext) {
+        node.metrics.denied.add(1)
+        let why = reason == .serverFull ? "server is full" : "the address is banned"
+        node.logger.notice("connection denied: \(why)", metadata: ["client": "\(remoteAddress)"])
+        let denial = ServerEvent.connectionDenied(reason: reason.rawValue)
+        node.metrics.countRefusal(denial)
+        context.write(wrapOutboundOut(denial.encoded()), promise: nil)
+        closeAfterWrites(context)
+        denied = true
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -163,7 +236,16 @@ final class SessionHandler: ChannelDuplexHandler {
         let zone = machine.state.isLoggedIn ? machine.state.zone : nil
         let (endNow, loggedIn) = machine.closed()
         registry.remove(self, zone: zone)
+        countLogin()
         if endNow { logoutFromCluster(loggedIn: loggedIn) }
+    }
+
+    /// Tells the metrics when the session logs in, or stops being logged in.
+    private func countLogin() {
+        let now = machine.state.isLoggedIn && !ended
+        guard now != countedLoggedIn else { return }
+        countedLoggedIn = now
+        node.metrics.loggedInChanged(now)
     }
 
     /// Closes so that the client reads our last message (a final `Error`) first: flush, end
@@ -174,6 +256,10 @@ final class SessionHandler: ChannelDuplexHandler {
         guard !closing else { return }
         closing = true
         needsFlush = false
+        if unflushedResponses > 0 {
+            node.metrics.framesOut.increment(by: unflushedResponses)
+            unflushedResponses = 0
+        }
         let channel = context.channel
         let loop = context.eventLoop
         context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in
@@ -207,10 +293,20 @@ final class SessionHandler: ChannelDuplexHandler {
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        if admitting, !closing {
+            // Bounded: reading is held while admitting, so this is what one read held.
+            if eventsWhileAdmitting.isEmpty { framesWhileAdmitting.append(frame) }
+            return
+        }
+        read(frame, context: context)
+    }
+
+    private func read(_ frame: InboundFrame, context: ChannelHandlerContext) {
         guard admitted, !ended, !closing else { return }
         node.metrics.framesIn.add(1)
         framesSeen += 1
-        switch unwrapInboundIn(data) {
+        switch frame {
         case .tooLarge:
             perform(machine.tooLarge(), closing: .tooLarge)
         case .document(let frame):
@@ -221,6 +317,7 @@ final class SessionHandler: ChannelDuplexHandler {
             }
             do {
                 perform(machine.received(try ClientRequest.decode(frame, limits: node.xmlLimits)))
+                countLogin()
             } catch {
                 node.metrics.malformed.add(1)
                 node.logger.debug("malformed frame", metadata: ["session": "\(id)", "error": "\(error)"])
@@ -235,7 +332,7 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if machine.wantsInput {
+        if !admitting, machine.wantsInput {
             context.read()
         } else {
             readHeld = true
@@ -264,12 +361,14 @@ final class SessionHandler: ChannelDuplexHandler {
     private func perform(_ action: SessionAction) {
         switch action {
         case .send(let event):
+            node.metrics.countRefusal(event)
             writeBytes(event.encoded())
         case .sendBytes(let bytes):
             writeBytes(bytes)
         case .ask(let call):
             ask(call)
         case .publish(let room, let event):
+            node.metrics.publishedPublic.increment()
             publish(event.encoded(), to: room)
         case .wait(let milliseconds):
             guard let context else { return }
@@ -303,6 +402,7 @@ final class SessionHandler: ChannelDuplexHandler {
     /// After an answer or a timer: perform, flush, and read again if reading was held.
     private func afterOperation(_ actions: [SessionAction]) {
         perform(actions)
+        countLogin()
         flushIfNeeded()
         if readHeld, machine.wantsInput, let context {
             readHeld = false
@@ -316,7 +416,8 @@ final class SessionHandler: ChannelDuplexHandler {
         let bus = node.bus
         let loop = context.eventLoop
         let promise = loop.makePromise(of: SessionMachine.ClusterAnswer.self)
-        node.tasks.run { promise.succeed(await Self.run(call, on: bus)) }
+        let metrics = node.metrics
+        node.tasks.run { promise.succeed(await Self.run(call, on: bus, metrics: metrics)) }
         let bound = NIOLoopBound(self, eventLoop: loop)
         promise.futureResult.whenSuccess { answer in
             let session = bound.value
@@ -324,7 +425,8 @@ final class SessionHandler: ChannelDuplexHandler {
         }
     }
 
-    private static func run(_ call: SessionMachine.ClusterCall, on bus: any ClusterBus) async -> SessionMachine.ClusterAnswer {
+    private static func run(_ call: SessionMachine.ClusterCall, on bus: any ClusterBus,
+                            metrics: NodeMetrics) async -> SessionMachine.ClusterAnswer {
         func result<T>(_ body: () async throws(ClusterError) -> T) async -> Result<T, ClusterError> {
             do { return .success(try await body()) } catch { return .failure(error) }
         }
@@ -335,12 +437,14 @@ final class SessionHandler: ChannelDuplexHandler {
         case .loggedInCount: return .count(await result { () async throws(ClusterError) in try await bus.loggedInCount() })
         case .zoneListing(let zone): return .listing(await result { () async throws(ClusterError) in try await bus.zoneListing(zone) })
         case .sendPrivate(let keys, let message):
+            metrics.publishedPrivate.increment()
             let bytes = message.encoded()
             return .privateSent(await result { () async throws(ClusterError) in try await bus.sendPrivate(to: keys, message: bytes) })
         case .isLockedOut(let key): return .flag(await result { () async throws(ClusterError) in try await bus.isLockedOut(nameKey: key) })
         case .recordWrongPassword(let key):
             return .flag(await result { () async throws(ClusterError) in try await bus.recordWrongPassword(nameKey: key) })
         case .isNameTaken(let key): return .flag(await result { () async throws(ClusterError) in try await bus.isNameTaken(nameKey: key) })
+        case .moderate(let request): return .moderated(await result { () async throws(ClusterError) in try await bus.moderate(request) })
         }
     }
 
@@ -366,6 +470,10 @@ final class SessionHandler: ChannelDuplexHandler {
         case .tooManyWrongPasswords: node.logger.notice("disconnecting client after too many wrong passwords", metadata: metadata)
         case .nameLockedOut: node.logger.notice("name locked out after too many wrong passwords", metadata: metadata)
         case .evicted(let reason): node.logger.notice("session ended by the cluster: \(reason.rawValue)", metadata: metadata)
+        case .removedByModerator: node.logger.notice("session ended by a moderator's kick or ban", metadata: metadata)
+        case .moderated(let moderation):
+            node.logger.notice("moderator \(machine.state.profile?.name ?? "") carried out \(moderation.action) of \(moderation.targetName): \(moderation.reason)",
+                               metadata: metadata)
         case .partialFrameTimedOut: node.logger.notice("disconnecting client: a frame was not completed in time", metadata: metadata)
         case .idle: node.logger.debug("closing idle session", metadata: metadata)
         }
@@ -415,24 +523,33 @@ final class SessionHandler: ChannelDuplexHandler {
 
     // MARK: Cluster events (called by the loop registry)
 
-    func receiveRoomEvent(_ bytes: ByteBuffer, in room: RoomRef) {
+    /// Each returns whether the bytes were written (for the registry's counts).
+    func receiveRoomEvent(_ bytes: ByteBuffer, in room: RoomRef) -> Bool {
         switch machine.roomEvent(bytes, in: room) {
-        case .write: writeFromBatch(bytes)
-        case .held, .ignore: break
-        case .cutSlowReader: if let context { cutSlowReader(context) }
+        case .write: return writeFromBatch(bytes)
+        case .held, .ignore: return false
+        case .cutSlowReader:
+            if let context { cutSlowReader(context) }
+            return false
         }
     }
 
-    func receiveZoneEvent(_ bytes: ByteBuffer, change: ZoneChange) {
-        if machine.zoneEvent(change) { writeFromBatch(bytes) }
+    func receiveZoneEvent(_ bytes: ByteBuffer, change: ZoneChange) -> Bool {
+        machine.zoneEvent(change) && writeFromBatch(bytes)
     }
 
-    func receiveDirect(_ bytes: ByteBuffer) {
-        if machine.direct() { writeFromBatch(bytes) }
+    func receiveDirect(_ bytes: ByteBuffer) -> Bool {
+        machine.direct() && writeFromBatch(bytes)
     }
 
     func evict(_ reason: Reason) {
         perform(machine.evicted(reason))
+        countLogin()
+    }
+
+    /// A moderator's `Kicked` or `Banned`: sent, then the connection closes.
+    func kick(_ notice: ByteBuffer) {
+        perform(machine.kicked(notice), closing: .policy)
     }
 
     /// Closes the connection for node shutdown, telling the client why.
@@ -454,6 +571,7 @@ final class SessionHandler: ChannelDuplexHandler {
         let overBound = slowReader.watching
         context.write(wrapOutboundOut(bytes), promise: nil)
         needsFlush = true
+        unflushedResponses += 1
         if overBound { judgeQueued(bytes.readableBytes, context) }
     }
 
@@ -465,8 +583,8 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     /// Writes a cluster event; flushed once when the registry finishes the batch.
-    private func writeFromBatch(_ bytes: ByteBuffer) {
-        guard let context, !ended else { return }
+    private func writeFromBatch(_ bytes: ByteBuffer) -> Bool {
+        guard let context, !ended else { return false }
         let overBound = slowReader.watching
         context.write(wrapOutboundOut(bytes), promise: nil)
         needsFlush = true
@@ -475,11 +593,16 @@ final class SessionHandler: ChannelDuplexHandler {
             awaitingBatchFlush = true
             registry.markTouched(self)
         }
+        return true
     }
 
     private func flushIfNeeded() {
         guard needsFlush, let context else { return }
         needsFlush = false
+        if unflushedResponses > 0 {
+            node.metrics.framesOut.increment(by: unflushedResponses)
+            unflushedResponses = 0
+        }
         context.flush()
     }
 }

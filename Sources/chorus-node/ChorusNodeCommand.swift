@@ -23,6 +23,8 @@ struct ChorusNodeCommand: AsyncParsableCommand {
     @Option(help: "Default zone (CHORUS_ZONE). Default Chat.") var zone: String?
     @Option(help: "Comma-separated permanent rooms of the default zone, e.g. \"Lobby,Help\" (CHORUS_ROOMS).") var rooms: String?
     @Option(help: "Accounts file: one `name:password` per line, # for comments (CHORUS_ACCOUNTS). With it, Login checks passwords. Default: any password.") var accounts: String?
+    @Option(help: "Moderators file: one `name:password` per line, # for comments (CHORUS_MODERATORS). Moderators log in with AdminLogin, may kick and ban; their names are reserved. Default: none.") var moderators: String?
+    @Option(help: .hidden) var banMinuteSeconds: String?
     @Option(help: "Most rooms in the cluster (CHORUS_MAX_ROOMS). Default unlimited.") var maxRooms: String?
     @Option(help: "Most rooms in one zone, permanent rooms included (CHORUS_MAX_ROOMS_PER_ZONE). Default unlimited.") var maxRoomsPerZone: String?
     @Option(help: "Longest room description, in characters (CHORUS_MAX_DESCRIPTION). Default 1024.") var maxDescription: String?
@@ -39,6 +41,8 @@ struct ChorusNodeCommand: AsyncParsableCommand {
     @Option(help: "Dedicated Flash socket policy port, e.g. 843 (CHORUS_POLICY_PORT). Default off.") var policyPort: String?
     @Option(help: "Domain allowed by the Flash socket policy (CHORUS_POLICY_DOMAIN). Default *.") var policyDomain: String?
     @Flag(help: "Expect a PROXY protocol v1/v2 header (HAProxy send-proxy) on every connection; connections without one are refused (CHORUS_PROXY_PROTOCOL=true).") var proxyProtocol = false
+    @Option(help: "Operator HTTP port serving /health, /ready and /metrics (Prometheus) for the load balancer and monitoring (CHORUS_ADMIN_PORT), e.g. 8081; 0 picks a free port, logged at start. Default off.") var adminPort: String?
+    @Option(help: "Seconds a node stopped by SIGTERM lets its sessions go on before closing them, taking no new clients and answering 503 on /ready meanwhile (CHORUS_DRAIN_SECONDS); 0 stops at once. A second SIGTERM or a SIGINT ends the wait. Default 5.") var drainSeconds: String?
     @Option(help: "Event-loop threads (CHORUS_THREADS). Default: one per core.") var threads: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (CHORUS_LOG_LEVEL). Default info.") var logLevel: String?
 
@@ -67,7 +71,10 @@ struct ChorusNodeCommand: AsyncParsableCommand {
             throw ConfigurationError("cannot read the accounts file \"\(path)\" (--accounts / CHORUS_ACCOUNTS): check that it exists and is readable UTF-8")
         }
         var accounts: [String: String] = [:]
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // By unicode scalars: a Character "\r\n" is not "\n", so CRLF files would be one line.
+        let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
+        for (index, scalars) in lines.enumerated() {
+            let raw = Substring(scalars)
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.trimmingCharacters(in: .whitespaces).isEmpty || line.hasPrefix("#") { continue }
             guard let colon = line.firstIndex(of: ":"),
@@ -78,6 +85,19 @@ struct ChorusNodeCommand: AsyncParsableCommand {
             accounts[name.key] = String(line[line.index(after: colon)...])
         }
         return accounts
+    }
+
+    /// Reads the moderators file (see `ModeratorsFile`); a mistake names the file, the line
+    /// and what is wrong.
+    static func readModerators(_ path: String, maxNameLength: Int) throws -> [String: String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError("cannot read the moderators file \"\(path)\" (--moderators / CHORUS_MODERATORS): check that it exists and is readable UTF-8")
+        }
+        switch ModeratorsFile.parse(text, maxNameLength: maxNameLength) {
+        case .success(let moderators): return moderators
+        case .failure(let problem):
+            throw ConfigurationError("moderators file \"\(path)\", line \(problem.line): \(problem.what); fix the line (name:password) or remove it")
+        }
     }
 
     /// A parent may start us with SIGINT/SIGTERM blocked (Foundation's `Process` does):
@@ -116,6 +136,13 @@ struct ChorusNodeCommand: AsyncParsableCommand {
         if let path = try settings.string(accounts, "accounts") {
             c.limits.accounts = try Self.readAccounts(path, maxNameLength: c.limits.maxNameLength)
         }
+        if let path = try settings.string(moderators, "moderators") {
+            c.limits.moderators = try Self.readModerators(path, maxNameLength: c.limits.maxNameLength)
+        }
+        // Hidden, for tests: how many seconds one minute of a ban's Expires lasts.
+        if let seconds = try settings.double(banMinuteSeconds, "ban-minute-seconds", in: 0.001...60) {
+            c.limits.banMinuteMilliseconds = max(1, Int64(seconds * 1000))
+        }
         c.maxRooms = try settings.int(maxRooms, "max-rooms", in: 1...Int.max)
         c.maxRoomsPerZone = try settings.int(maxRoomsPerZone, "max-rooms-per-zone", in: 1...Int.max)
         c.limits.maxDescriptionLength = try settings.int(maxDescription, "max-description", in: 0...(1 << 20)) ?? c.limits.maxDescriptionLength
@@ -142,6 +169,10 @@ struct ChorusNodeCommand: AsyncParsableCommand {
         c.policyPort = try settings.int(policyPort, "policy-port", in: 1...65535)
         c.policyDomain = try settings.string(policyDomain, "policy-domain") ?? c.policyDomain
         c.proxyProtocol = try proxyProtocol || (settings.bool(nil, "proxy-protocol") ?? false)
+        c.adminPort = try settings.int(adminPort, "admin-port", in: 0...65535)
+        if let seconds = try settings.double(drainSeconds, "drain-seconds", in: 0...3600) {
+            c.drainTime = .nanoseconds(Int64(seconds * 1e9))
+        }
         c.threads = try settings.int(threads, "threads", in: 1...1024) ?? c.threads
         if let level = try settings.string(logLevel, "log-level") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
@@ -154,6 +185,9 @@ struct ChorusNodeCommand: AsyncParsableCommand {
         }
         if let web = c.httpPort, web != 0, web == c.port || web == c.policyPort {
             throw ConfigurationError("--http-port \(web) is already the \(web == c.port ? "client" : "policy") port: choose another port for web clients (e.g. 8080)")
+        }
+        if let admin = c.adminPort, admin != 0, admin == c.port || admin == c.policyPort || admin == c.httpPort {
+            throw ConfigurationError("--admin-port \(admin) is also the \(admin == c.port ? "client" : admin == c.policyPort ? "policy" : "web") port: choose another port (e.g. 8081)")
         }
         return c
     }

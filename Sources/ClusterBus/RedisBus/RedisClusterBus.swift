@@ -22,6 +22,7 @@ public final class RedisClusterBus: ClusterBus {
     private let configuration: RedisConfiguration
     private let eventLoop: any EventLoop
     private let scripts: RedisScriptRunner
+    private let observer: (any ClusterBusObserver)?
     private let local = Mutex(LocalState())
     /// Public messages waiting for the end of the bus loop's turn (see `publish`).
     private let outbox = Mutex(Outbox())
@@ -41,9 +42,11 @@ public final class RedisClusterBus: ClusterBus {
     static let reapInterval: TimeAmount = .milliseconds(500)
     static let noSubscriberGrace: TimeAmount = .milliseconds(750)
 
+    /// `observer` hears of round trips, reconnections and resyncs (the node's metrics).
     public init(nodeID: NodeID, url: String, prefix: String, rules: ClusterRules,
-                eventLoop: any EventLoop, logger: Logger) throws {
+                eventLoop: any EventLoop, logger: Logger, observer: (any ClusterBusObserver)? = nil) throws {
         self.nodeID = nodeID
+        self.observer = observer
         self.configuration = try RedisConfiguration(url: url)
         self.keys = RedisKeys(prefix: prefix)
         self.rules = rules
@@ -77,7 +80,10 @@ public final class RedisClusterBus: ClusterBus {
         let link = RedisLink(
             configuration: configuration, eventLoop: eventLoop, logger: logger,
             onMessages: { [weak self] batch in self?.received(batch) },
-            onReconnect: { [weak self] in try await self?.recover() }
+            onReconnect: { [weak self] in
+                self?.observer?.clusterReconnected()
+                try await self?.recover()
+            }
         )
         linkBox.withLock { $0 = link }
         logger.info("connecting to Redis at \(configuration.redacted)")
@@ -173,6 +179,7 @@ public final class RedisClusterBus: ClusterBus {
             return known
         }
         let redisLostState = previous != nil && previous != epoch
+        if redisLostState { observer?.clusterResynced() }
         let announce = redisLostState ? "0" : "1"
         _ = try await run(.heartbeat, [nodeID.rawValue, "\(Self.heartbeatTTL.nanoseconds / 1_000_000)"])
         for (room, options) in rules.permanentRooms {
@@ -234,11 +241,30 @@ public final class RedisClusterBus: ClusterBus {
 
     // MARK: Operations
 
+    public var isAvailable: Bool { (try? readyLink) != nil }
+
+    public func roomCount() async throws(ClusterError) -> Int {
+        let link = try readyLink
+        do {
+            let reply = try await link.send(["GET", keys.roomCount]).get()
+            return reply.string.flatMap { Int($0) } ?? 0
+        } catch {
+            throw .unavailable
+        }
+    }
+
     public func login(_ request: LoginRequest) async throws(ClusterError) -> LoginOutcome {
         let profile = request.profile.serialized
-        let reply = try await run(.login, [request.session.description, nodeID.rawValue, request.name.key, profile, request.zone])
+        let started = ContinuousClock.now
+        let reply = try await run(.login, [request.session.description, nodeID.rawValue, request.name.key, profile, request.zone,
+                                           request.address])
+        observe(.login, since: started)
         var cursor = try ReplyCursor(reply)
-        guard try cursor.int() == 1 else { return .nameInUse }
+        switch try cursor.int() {
+        case 1: break
+        case 2: return .nameBanned
+        default: return .nameInUse
+        }
         let listing = try cursor.listing(zone: request.zone)
         local.withLock {
             $0.sessions[request.session] = LocalSession(nameKey: request.name.key, profile: profile, zone: request.zone)
@@ -247,6 +273,8 @@ public final class RedisClusterBus: ClusterBus {
     }
 
     public func join(_ request: JoinRequest) async throws(ClusterError) -> JoinOutcome {
+        let started = ContinuousClock.now
+        defer { observe(.join, since: started) }
         try await subscribe(to: request.room)
         // The leave of the current room that this join causes is this node's own doing.
         local.withLock { state in
@@ -313,7 +341,9 @@ public final class RedisClusterBus: ClusterBus {
             return current
         }
         defer { local.withLock { $0.sessions[session]?.departing = nil } }
+        let started = ContinuousClock.now
         let left = try await run(.leave, [session.description]).int == 1
+        observe(.leave, since: started)
         local.withLock {
             $0.sessions[session]?.room = nil
             $0.sessions[session]?.roomOptions = nil
@@ -347,7 +377,8 @@ public final class RedisClusterBus: ClusterBus {
         }
         let item = OutgoingMessage(session: ByteBuffer(string: session.description), frame: message, completion: completion)
         let first = outbox.withLock { outbox -> Bool in
-            outbox.rooms[room, default: OutgoingBatch(ref: ref)].messages.append(item)
+            // The clock is read once per room and turn (the default is only built when missing).
+            outbox.rooms[room, default: OutgoingBatch(ref: ref, published: .now())].messages.append(item)
             defer { outbox.scheduled = true }
             return !outbox.scheduled
         }
@@ -369,13 +400,17 @@ public final class RedisClusterBus: ClusterBus {
             while start < batch.messages.count {
                 let messages = Array(batch.messages[start..<min(batch.messages.count, start + Self.maxBatch)])
                 start += messages.count
-                var args: [ByteBuffer] = [batch.ref]
-                args.reserveCapacity(1 + 2 * messages.count)
+                var args: [ByteBuffer] = [batch.ref, ByteBuffer(string: String(batch.published.microseconds))]
+                args.reserveCapacity(2 + 2 * messages.count)
                 for message in messages {
                     args.append(message.session)
                     args.append(message.frame)
                 }
-                scripts.start(.publish, args, on: link).whenComplete { result in
+                let started = ContinuousClock.now
+                scripts.start(.publish, args, on: link).whenComplete { [observer] result in
+                    if case .success = result {
+                        observer?.clusterRoundTrip(.publish, nanoseconds: Self.nanoseconds(since: started))
+                    }
                     let verdicts = (try? result.get())?.array ?? []
                     for (index, message) in messages.enumerated() {
                         message.completion(index < verdicts.count && verdicts[index].int == 1 ? nil : .unavailable)
@@ -436,6 +471,33 @@ public final class RedisClusterBus: ClusterBus {
         let args = [nameKey, "\(policy.failures)", "\(Self.milliseconds(policy.window))", "\(Self.milliseconds(policy.lock))"]
         guard let locked = try await run(.recordWrongPassword, args).int else { throw .unavailable }
         return locked == 1
+    }
+
+    public func moderate(_ request: ModerationRequest) async throws(ClusterError) -> ModerationOutcome {
+        let action: String, milliseconds: Int64, address: Bool
+        switch request.action {
+        case .kick: (action, milliseconds, address) = ("K", -1, false)
+        case .ban(let ms, let withAddress): (action, milliseconds, address) = ("B", ms ?? -1, withAddress)
+        case .unban: (action, milliseconds, address) = ("U", -1, false)
+        }
+        let link = try readyLink
+        let reply: RESPValue
+        do {
+            reply = try await logged(.moderate) {
+                try await scripts.start(.moderate, [ByteBuffer(string: action), ByteBuffer(string: request.targetKey),
+                                                    ByteBuffer(string: "\(milliseconds)"), ByteBuffer(string: address ? "1" : "0"),
+                                                    request.notice], on: link).get()
+            }
+        } catch {
+            throw .unavailable
+        }
+        guard let done = reply.int else { throw .unavailable }
+        return done == 1 ? .done : .userNotFound
+    }
+
+    public func isAddressBanned(_ address: String) async throws(ClusterError) -> Bool {
+        guard let banned = try await run(.isAddressBanned, [address]).int else { throw .unavailable }
+        return banned == 1
     }
 
     // MARK: Subscriptions
@@ -506,6 +568,7 @@ public final class RedisClusterBus: ClusterBus {
         var fetches: [(RoomRef, RoomTracker.Fetch)] = []
         var checks: [RoomRef] = []
         var dropped = 0
+        var oldestPublish: PublishStamp?
         local.withLock { state in
             for (channel, payload) in batch {
                 if let room = state.channels[channel] {
@@ -524,10 +587,12 @@ public final class RedisClusterBus: ClusterBus {
                         if step.checkListsLater { checks.append(room) }
                     }
                     if payload.readableBytesView.first == UInt8(ascii: "T") {
-                        let valid = RedisEventDecoder.forEachBatchedMessage(payload) { incarnation, sequence, frame in
+                        var published: PublishStamp?
+                        let valid = RedisEventDecoder.forEachBatchedMessage(payload, published: &published) { incarnation, sequence, frame in
                             take(incarnation, sequence, .message(frame))
                         }
                         if !valid { dropped += 1 }
+                        if let published, oldestPublish.map({ published < $0 }) ?? true { oldestPublish = published }
                     } else if let (incarnation, sequence, event) = RedisEventDecoder.sequencedRoomEvent(payload) {
                         take(incarnation, sequence, event)
                     } else {
@@ -541,7 +606,7 @@ public final class RedisClusterBus: ClusterBus {
             }
         }
         if dropped > 0 { logger.warning("dropped \(dropped) malformed messages from Redis") }
-        if !events.isEmpty { deliver(events) }
+        if !events.isEmpty { sinkBox.withLock { $0 }?.deliver(events, oldestPublish: oldestPublish) }
         for (room, fetch) in fetches { self.fetch(room, fetch) }
         for room in checks {
             eventLoop.scheduleTask(in: Self.resyncDelays.last!) { [weak self] in self?.checkLists(of: room) }
@@ -629,6 +694,14 @@ public final class RedisClusterBus: ClusterBus {
 
     // MARK: Helpers
 
+    private func observe(_ operation: ClusterOperation, since started: ContinuousClock.Instant) {
+        observer?.clusterRoundTrip(operation, nanoseconds: Self.nanoseconds(since: started))
+    }
+
+    private static func nanoseconds(since started: ContinuousClock.Instant) -> Int64 {
+        let (seconds, attoseconds) = (ContinuousClock.now - started).components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
 
     private func run(_ script: RedisScriptRunner.Script, _ args: [String]) async throws(ClusterError) -> RESPValue {
         let link = try readyLink
@@ -709,6 +782,8 @@ struct Outbox: Sendable {
 
 struct OutgoingBatch: Sendable {
     var ref: ByteBuffer
+    /// When the first of these messages reached the bus (travels in the `T` batch).
+    var published: PublishStamp
     var messages: [OutgoingMessage] = []
 }
 
