@@ -2,13 +2,13 @@ import ChorusTesting
 import Foundation
 import Testing
 
-/// PROTOCOL.md section 5, ChangeRoomDetails, over real sockets on three real nodes: the
-/// creator on node 1 and a moderator on node 3 change a room whose members and onlookers
-/// are spread over the nodes; every user of the zone, on every node, gets each change; a
+/// PROTOCOL.md section 5, ChangeRoomDetails, over real sockets on three real nodes (and on
+/// one node without Redis): the creator on node 1 and a moderator on node 3 change a room
+/// whose members and onlookers are spread over the nodes; every user of the zone, on every node, gets each change; a
 /// room becoming hidden is deleted from lists and one becoming visible created; a capacity
 /// below the member count keeps the members; a new password holds for later joins only and
 /// never reaches a client.
-@Suite("ChangeRoomDetails across three nodes", .serialized, .nodeGate)
+@Suite("ChangeRoomDetails on real nodes", .serialized, .nodeGate)
 struct RoomDetailsClusterTests {
     static let roomPassword = "r00m-Pa55word"
     static let moderatorPassword = "m0d-Pa55word"
@@ -65,14 +65,34 @@ struct RoomDetailsClusterTests {
     @Test("Changes by the creator and a moderator reach every user of the zone on every node; passwords reach nobody")
     func changesAcrossNodes() async throws {
         try await NodeCluster.with(nodes: 3, arguments: Self.arguments()) { cluster in
+            try await Self.scenario { index, name in try cluster.client(index, name) }
+        }
+    }
+
+    @Test("The same on one node without Redis (the in-process bus)")
+    func changesOnOneNode() async throws {
+        let node = try NodeProcess.start(Self.arguments())
+        try await Self.scenario { _, name in try TestClient(node, name: name) }
+    }
+
+    /// The whole story, with clients made by `connect(node index, name)` (past
+    /// `ConnectionResponse`): alice on node 1, bob and dave on node 2, carol and Mod on node 3.
+    static func scenario(_ connect: (Int, String) throws -> TestClient) async throws {
+        do {
             var everyone: [TestClient] = []
             defer { for client in everyone { client.close() } }
-            let alice = try cluster.loggedIn(0, "alice")
-            let bob = try cluster.loggedIn(1, "bob")
-            let carol = try cluster.loggedIn(2, "carol")
-            let dave = try cluster.loggedIn(1, "dave")
-            let mod = try cluster.client(2, "Mod")
-            everyone += [alice, bob, carol, dave, mod]
+            func loggedIn(_ index: Int, _ name: String) throws -> TestClient {
+                let client = try connect(index, name)
+                everyone.append(client)
+                try client.login(name)
+                return client
+            }
+            let alice = try loggedIn(0, "alice")
+            let bob = try loggedIn(1, "bob")
+            let carol = try loggedIn(2, "carol")
+            let dave = try loggedIn(1, "dave")
+            let mod = try connect(2, "Mod")
+            everyone.append(mod)
             try mod.send(Request.envelope("AdminLogin", "<Name>Mod</Name><Password>\(Self.moderatorPassword)</Password>"))
             try mod.waitFor("LoginResponse") { $0.action == "LoginResponse" && $0.result == "Accepted" }
             try alice.createRoom("Arena", description: "old")
