@@ -18,6 +18,9 @@
 #   it can hold node1 full for one address and measure denials; the other phases run without one)
 #   SCRATCH=.build (swift build --scratch-path)  OUT=/tmp/chorus-bench/<UTC timestamp>
 #
+# The nodes run with an operator port (--admin-port: metrics on, as in production); their
+# /metrics at the end is saved as $OUT/node1.metrics and node2.metrics.
+#
 # Writes only under $OUT and $SCRATCH (and what apt-get installs). Every process it starts is
 # stopped by PID on exit or Ctrl-C.
 set -uo pipefail
@@ -117,13 +120,16 @@ redis-cli -p "$RP" ping >/dev/null 2>&1 || die "redis-server did not start (see 
 
 # ---------------------------------------------------------------- nodes
 P1="$(free_port 9101)"; P2="$(free_port $((P1 + 1)))"
+# Operator ports: the nodes run with their metrics on, as in production; their /metrics
+# is saved at the end (node1.metrics, node2.metrics).
+A1="$(free_port $((P2 + 1)))"; A2="$(free_port $((A1 + 1)))"
 PER_IP=0 # no per-address limit: every client comes from 127.0.0.x (the churn phase sets one)
 start_nodes() {
   NODE_ARGS=(--host 127.0.0.1 --redis "redis://127.0.0.1:$RP" --flood-rate "$FLOOD_RATE" --flood-burst "$FLOOD_BURST" --max-connections "$MAX_CONN" --max-connections-per-ip "$PER_IP")
   [ -n "$NODE_THREADS" ] && NODE_ARGS+=(--threads "$NODE_THREADS")
-  "$BIN/chorus-node" --port "$P1" --node-id node1 "${NODE_ARGS[@]}" >>"$OUT/node1.log" 2>&1 &
+  "$BIN/chorus-node" --port "$P1" --admin-port "$A1" --node-id node1 "${NODE_ARGS[@]}" >>"$OUT/node1.log" 2>&1 &
   N1=$!; track "$N1"
-  "$BIN/chorus-node" --port "$P2" --node-id node2 "${NODE_ARGS[@]}" >>"$OUT/node2.log" 2>&1 &
+  "$BIN/chorus-node" --port "$P2" --admin-port "$A2" --node-id node2 "${NODE_ARGS[@]}" >>"$OUT/node2.log" 2>&1 &
   N2=$!; track "$N2"
   wait_port "$P1" 30 && wait_port "$P2" 30 || die "nodes did not start (see $OUT/node*.log)"
   log "nodes: node1 pid $N1 on :$P1, node2 pid $N2 on :$P2 (flood control raised to --flood-rate $FLOOD_RATE --flood-burst $FLOOD_BURST; --max-connections-per-ip $PER_IP)"
@@ -195,6 +201,10 @@ if want churn; then
 fi
 
 # ---------------------------------------------------------------- stop + report
+if command -v curl >/dev/null; then
+  curl -s "http://127.0.0.1:$A1/metrics" >"$OUT/node1.metrics" 2>/dev/null
+  curl -s "http://127.0.0.1:$A2/metrics" >"$OUT/node2.metrics" 2>/dev/null
+fi
 { redis-cli -p "$RP" info memory | grep -E '^used_memory(_human)?:'; redis-cli -p "$RP" info commandstats | grep -E 'publish|evalsha'; } \
   > "$OUT/redis-stats.txt" 2>/dev/null
 cleanup

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A local Chorus cluster on loopback, without Docker: one redis-server (no persistence),
-# N chorus-node processes with --proxy-protocol, and HAProxy with deploy/haproxy.cfg in
-# front of them. Runs in the foreground; Ctrl-C or SIGTERM stops everything, and so does
+# N chorus-node processes with --proxy-protocol and an operator port each (--admin-port:
+# /health, /ready, /metrics), and HAProxy with deploy/haproxy.cfg in front of them,
+# sending new clients only to nodes whose /ready answers 200. Runs in the foreground; Ctrl-C or SIGTERM stops everything, and so does
 # the death of any process of the cluster (unless --keep-going, see below).
 #
 # Usage: scripts/cluster.sh [options] [-- extra chorus-node arguments]
@@ -11,6 +12,7 @@
 #                          WebSocket at /ws and /xmlsocket (default 8080)
 #       --redis-port PORT  Redis port (default: a free port)
 #       --node-ports LIST  comma-separated node ports, one per node (default: free ports)
+#       --admin-ports LIST comma-separated operator ports, one per node (default: free ports)
 #   -d, --run-dir DIR      logs, pid files and cluster.env go here (default: a new
 #                          directory under ${TMPDIR:-/tmp})
 #   -l, --log-level LEVEL  the nodes' log level (default info)
@@ -23,11 +25,15 @@
 #                       built with `swift build -c release --product chorus-node` if missing)
 #   Other CHORUS_* variables reach the nodes as usual (e.g. CHORUS_ROOMS=Lobby); the
 #   flags this script passes (--host --port --http-port --node-id --redis
-#   --proxy-protocol --log-level) win over them.
+#   --proxy-protocol --admin-port --log-level) win over them.
 #
 # The run directory holds redis.log, node<K>.log, haproxy.log, <name>.pid files, the
 # HAProxy runtime socket haproxy.sock, and cluster.env (shell syntax: ports, PIDs, logs),
 # which is written last, once every process answers: its presence means "ready".
+#
+# Stopping one node by hand with SIGTERM drains it (--drain-seconds, default 5): its /ready
+# turns 503 and HAProxy sends new clients elsewhere while its sessions finish. Stopping the
+# cluster sends the nodes SIGINT: everything goes, so there is nothing to drain for.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,6 +48,7 @@ client_port=9875
 web_port=8080
 redis_port=""
 node_ports_arg=""
+admin_ports_arg=""
 run_dir=""
 log_level=info
 keep_going=0
@@ -54,6 +61,7 @@ while [ $# -gt 0 ]; do
     -w | --web-port) [ $# -ge 2 ] || die "$1 needs a value"; web_port=$2; shift 2 ;;
     --redis-port) [ $# -ge 2 ] || die "$1 needs a value"; redis_port=$2; shift 2 ;;
     --node-ports) [ $# -ge 2 ] || die "$1 needs a value"; node_ports_arg=$2; shift 2 ;;
+    --admin-ports) [ $# -ge 2 ] || die "$1 needs a value"; admin_ports_arg=$2; shift 2 ;;
     -d | --run-dir) [ $# -ge 2 ] || die "$1 needs a value"; run_dir=$2; shift 2 ;;
     -l | --log-level) [ $# -ge 2 ] || die "$1 needs a value"; log_level=$2; shift 2 ;;
     -k | --keep-going) keep_going=1; shift ;;
@@ -129,6 +137,17 @@ else
     node_ports+=("$port")
   done
 fi
+admin_ports=()
+if [ -n "$admin_ports_arg" ]; then
+  IFS=, read -r -a admin_ports <<<"$admin_ports_arg"
+  [ "${#admin_ports[@]}" -eq "$nodes" ] || die "--admin-ports lists ${#admin_ports[@]} ports for $nodes nodes"
+  for p in "${admin_ports[@]}"; do is_port "$p" || die "invalid admin port \"$p\""; take_port "$p" "--admin-ports"; done
+else
+  for ((k = 1; k <= nodes; k++)); do
+    free_port || die "no free admin port for node $k"
+    admin_ports+=("$port")
+  done
+fi
 node_web_ports=()
 for ((k = 1; k <= nodes; k++)); do
   free_port || die "no free web port for node $k"
@@ -160,7 +179,14 @@ stop_all() {
   trap '' INT TERM
   local i pid deadline left
   # Nodes and HAProxy first; the nodes take their sessions out of Redis as they stop.
-  for i in "${!pids[@]}"; do [ "${names[$i]}" = redis ] || kill -TERM "${pids[$i]}" 2>/dev/null; done
+  # SIGINT: a node stops at once (SIGTERM would drain it, pointless when all stop).
+  for i in "${!pids[@]}"; do
+    case "${names[$i]}" in
+      redis) ;;
+      node*) kill -INT "${pids[$i]}" 2>/dev/null ;;
+      *) kill -TERM "${pids[$i]}" 2>/dev/null ;;
+    esac
+  done
   for phase in others redis; do
     if [ "$phase" = redis ]; then
       for i in "${!pids[@]}"; do [ "${names[$i]}" = redis ] && kill -TERM "${pids[$i]}" 2>/dev/null; done
@@ -239,8 +265,8 @@ wait_until 20 redis "$!" redis_ping "$redis_port" || exit 1
 
 for ((k = 1; k <= nodes; k++)); do
   setsid "$binary" --host 127.0.0.1 --port "${node_ports[$((k - 1))]}" --http-port "${node_web_ports[$((k - 1))]}" --node-id "node$k" \
-    --redis "redis://127.0.0.1:$redis_port" --proxy-protocol --log-level "$log_level" \
-    "${node_args[@]}" >"$run_dir/node$k.log" 2>&1 &
+    --redis "redis://127.0.0.1:$redis_port" --proxy-protocol --admin-port "${admin_ports[$((k - 1))]}" \
+    --log-level "$log_level" "${node_args[@]}" >"$run_dir/node$k.log" 2>&1 &
   started "node$k" $!
 done
 for ((k = 1; k <= nodes; k++)); do
@@ -249,12 +275,13 @@ for ((k = 1; k <= nodes; k++)); do
 done
 
 # HAProxy reads the node list and its addresses from the environment (deploy/haproxy.cfg).
-unset NODES_FQDN NODES_MAX NODES_PORT NODES_WEB_PORT
+unset NODES_FQDN NODES_MAX NODES_PORT NODES_WEB_PORT NODES_ADMIN_PORT
 for ((k = 1; k <= 9; k++)); do
   if [ "$k" -le "$nodes" ]; then
-    export "NODE${k}_ADDR=127.0.0.1:${node_ports[$((k - 1))]}" "NODE${k}_WEB=127.0.0.1:${node_web_ports[$((k - 1))]}"
+    export "NODE${k}_ADDR=127.0.0.1:${node_ports[$((k - 1))]}" "NODE${k}_WEB=127.0.0.1:${node_web_ports[$((k - 1))]}" \
+      "NODE${k}_ADMIN_PORT=${admin_ports[$((k - 1))]}"
   else
-    unset "NODE${k}_ADDR" "NODE${k}_WEB"
+    unset "NODE${k}_ADDR" "NODE${k}_WEB" "NODE${k}_ADMIN_PORT"
   fi
 done
 export HAPROXY_BIND="127.0.0.1:$client_port"
@@ -280,6 +307,7 @@ wait_until 20 haproxy "${pids[$((nodes + 1))]}" page_ok "$web_port" || exit 1
   for ((k = 1; k <= nodes; k++)); do
     echo "NODE${k}_PORT=${node_ports[$((k - 1))]}"
     echo "NODE${k}_WEB_PORT=${node_web_ports[$((k - 1))]}"
+    echo "NODE${k}_ADMIN_PORT=${admin_ports[$((k - 1))]}"
     echo "NODE${k}_PID=${pids[$k]}"
     echo "NODE${k}_LOG=$run_dir/node$k.log"
   done
@@ -289,7 +317,7 @@ say "cluster ready: clients connect to 127.0.0.1:$client_port (HAProxy, leastcon
 say "  web chat page: http://127.0.0.1:$web_port/ (WebSocket at /ws and /xmlsocket, through HAProxy)"
 say "  redis    127.0.0.1:$redis_port  pid ${pids[0]}  log $run_dir/redis.log"
 for ((k = 1; k <= nodes; k++)); do
-  say "  node$k    127.0.0.1:${node_ports[$((k - 1))]} (web ${node_web_ports[$((k - 1))]})  pid ${pids[$k]}  log $run_dir/node$k.log"
+  say "  node$k    127.0.0.1:${node_ports[$((k - 1))]} (web ${node_web_ports[$((k - 1))]})  pid ${pids[$k]}  log $run_dir/node$k.log  http://127.0.0.1:${admin_ports[$((k - 1))]}/metrics"
 done
 say "  haproxy  127.0.0.1:$client_port  pid ${pids[$((nodes + 1))]}  log $run_dir/haproxy.log  runtime API $run_dir/haproxy.sock"
 say "  binary   $binary"

@@ -45,7 +45,7 @@ struct DeployConfigTests {
         let services = try await run(compose, ["-f", Self.composeFile, "config", "--services"])
         #expect(services.status == 0, "\(services.output)")
         let names = Set(services.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
-        #expect(names == ["redis", "node1", "node2", "node3", "haproxy"])
+        #expect(names == ["redis", "node1", "node2", "node3", "haproxy", "prometheus", "grafana"])
 
         let config = try await run(compose, ["-f", Self.composeFile, "config"])
         #expect(config.status == 0, "\(config.output)")
@@ -64,6 +64,12 @@ struct DeployConfigTests {
             #expect(node.contains("redis:\n        condition: service_healthy"))
             #expect(node.contains("- chorus-healthcheck"))
             #expect(!node.contains("published:"), "node\(k) must not be reachable around HAProxy")
+            #expect(node.contains("CHORUS_ADMIN_PORT: '8081'") || node.contains("CHORUS_ADMIN_PORT: \"8081\""),
+                    "node\(k) serves /ready for HAProxy on 8081:\n\(node)")
+        }
+        for service in ["prometheus", "grafana"] {
+            let block = Self.serviceBlock(config.output, service)
+            #expect(block.contains("profiles:\n    - monitoring"), "\(service) belongs to the monitoring profile:\n\(block)")
         }
         let redis = Self.serviceBlock(config.output, "redis")
         #expect(redis.contains("image: redis:7"))
@@ -94,22 +100,62 @@ struct DeployConfigTests {
         #expect(none.output.contains("no Chorus nodes"))
     }
 
-    @Test("haproxy.cfg: TCP, leastconn, long timeouts, PROXY protocol and the greeting check")
+    @Test("haproxy.cfg: TCP, leastconn, long timeouts, PROXY protocol, redispatch, and checks of /ready on the admin port")
     func haproxyDirectives() throws {
         let text = try String(contentsOfFile: Self.haproxyConfig, encoding: .utf8)
         let lines = Set(text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
         for directive in ["mode tcp", "balance leastconn", "timeout connect 5s", "timeout client 10m",
-                          "timeout server 10m", "timeout tunnel 10m", "option tcp-check",
-                          // a bare "tcp-check connect" would drop the PROXY header from checks
-                          "tcp-check connect default",
-                          "tcp-check expect string <Result>Accepted</Result>"] {
+                          "timeout server 10m", "timeout tunnel 10m", "retries 3", "option redispatch 1",
+                          "option httpchk", "http-check send meth GET uri /ready ver HTTP/1.1 hdr Host chorus-haproxy",
+                          "http-check expect status 200"] {
             #expect(lines.contains(directive), "missing \"\(directive)\"")
         }
         let defaultServer = try #require(lines.first { $0.hasPrefix("default-server ") })
-        for option in ["send-proxy", "check", "check-send-proxy"] {
-            #expect(defaultServer.split(separator: " ").contains(Substring(option)))
+        let options = defaultServer.split(separator: " ")
+        #expect(options.contains("send-proxy") && options.contains("check"))
+        // The admin port speaks plain HTTP: no PROXY header on checks.
+        #expect(!options.contains("check-send-proxy"))
+        for k in 1...9 {
+            #expect(lines.contains("server node\(k) \"${NODE\(k)_ADDR}\" port \"${NODE\(k)_ADMIN_PORT-8081}\""), "node\(k)'s checks")
         }
+        #expect(lines.contains { $0.hasPrefix("server-template node ") && $0.hasSuffix("port \"${NODES_ADMIN_PORT-8081}\"") })
         #expect(lines.contains { $0.hasPrefix("log stdout") })
+    }
+
+    @Test("monitoring: Prometheus scrapes the nodes' admin ports; the Grafana dashboard shows the operator's panels over metrics a node exports")
+    func monitoring() async throws {
+        let prometheus = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/prometheus.yml"), encoding: .utf8)
+        #expect(prometheus.contains("metrics_path: /metrics"))
+        #expect(prometheus.contains(#"targets: ["node1:8081", "node2:8081", "node3:8081"]"#))
+        let datasource = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/grafana/provisioning/datasources/prometheus.yml"), encoding: .utf8)
+        #expect(datasource.contains("url: http://prometheus:9090"))
+
+        let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("deploy/grafana/dashboards/chorus.json"))
+        let dashboard = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let panels = try #require(dashboard["panels"] as? [[String: Any]])
+        let titles = panels.compactMap { $0["title"] as? String }
+        for wanted in ["Clients", "Rooms", "Messages per second", "Publish-to-delivery lag", "Errors by reason",
+                       "Cluster round trip p99", "Hostile and slow clients"] {
+            #expect(titles.contains(wanted), "no panel \(wanted): \(titles)")
+        }
+        let expressions = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        #expect(expressions.contains { $0.contains("histogram_quantile(0.99") && $0.contains("chorus_delivery_lag_seconds_bucket") })
+        #expect(expressions.contains { $0.contains("histogram_quantile(0.5,") && $0.contains("chorus_delivery_lag_seconds_bucket") })
+
+        // Every metric the dashboard queries is one a node exports.
+        let node = try NodeProcess.start(["--admin-port", "0"])
+        let scrape = try OperatorPort.get(try node.adminPort(), "/metrics")
+        let exported = try PrometheusText(scrape.body)
+        let regex = try NSRegularExpression(pattern: "chorus_[a-z_]+")
+        for expression in expressions {
+            for match in regex.matches(in: expression, range: NSRange(expression.startIndex..., in: expression)) {
+                var name = String(expression[Range(match.range, in: expression)!])
+                for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) && exported.types[name] == nil {
+                    name = String(name.dropLast(suffix.count))
+                }
+                #expect(exported.types[name] != nil, "the dashboard queries \(name), which no node exports")
+            }
+        }
     }
 
     @Test("Dockerfile: multi-stage, static Swift runtime, slim non-root runtime with a health check")

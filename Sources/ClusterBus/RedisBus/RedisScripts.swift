@@ -576,21 +576,23 @@ enum RedisScripts {
     """#
 
     /// Public messages of one room, as many as a node gathered in one loop turn. ARGV:
-    /// prefix, room ref, then (session, encoded frame) pairs → one 1 or 0 per message: 1
+    /// prefix, room ref, publish time (the node's wall clock in microseconds, when the first
+    /// of them reached the bus), then (session, encoded frame) pairs → one 1 or 0 per message: 1
     /// when published (as the room's next event), 0 when its session is not in that room
     /// in Redis (it left, or its node was reaped: a message must never come from someone
     /// its members no longer list). Frames pass byte for byte.
     ///
     /// The accepted messages take consecutive numbers, go into the history one entry each
     /// (as `room_event` would write them), and travel as ONE pub/sub message:
-    /// `T<inc>:<first number>:<count> US` then `<length>:<frame>` per message. One PUBLISH
-    /// per batch instead of one per message is what keeps Redis off the critical path.
+    /// `T<inc>:<first number>:<count>:<publish time> US` then `<length>:<frame>` per message.
+    /// One PUBLISH per batch instead of one per message is what keeps Redis off the critical
+    /// path. The publish time lets receiving nodes measure the publish-to-delivery lag.
     static let publish = #"""
     local ref = ARGV[2]
     local rkey, hkey = K_room(ref), K_hist(ref)
     need(hkey, 'list')
     local verdicts, frames = {}, {}
-    for i = 3, #ARGV - 1, 2 do
+    for i = 4, #ARGV - 1, 2 do
       if redis.call('HGET', K_session(ARGV[i]), 'room') == ref then
         verdicts[#verdicts + 1] = 1
         frames[#frames + 1] = ARGV[i + 1]
@@ -613,7 +615,7 @@ enum RedisScripts {
     end
     redis.call('LTRIM', hkey, -HIST_MAX, -1)
     redis.call('PEXPIRE', hkey, HIST_MS)
-    redis.call('PUBLISH', CH_room(ref), 'T' .. inc .. ':' .. first .. ':' .. n .. SEP .. table.concat(parts))
+    redis.call('PUBLISH', CH_room(ref), 'T' .. inc .. ':' .. first .. ':' .. n .. ':' .. ARGV[3] .. SEP .. table.concat(parts))
     return verdicts
     """#
 

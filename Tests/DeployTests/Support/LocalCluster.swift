@@ -24,6 +24,7 @@ final class LocalCluster: Sendable {
     var statsSocket: String { env["HAPROXY_STATS_SOCKET"]! }
     func nodePID(_ k: Int) -> Int32 { Int32(env["NODE\(k)_PID"]!)! }
     func nodePort(_ k: Int) -> Int { Int(env["NODE\(k)_PORT"]!)! }
+    func adminPort(_ k: Int) -> Int { Int(env["NODE\(k)_ADMIN_PORT"]!)! }
 
     /// Every process the script started: Redis, the nodes, HAProxy.
     var childPIDs: [String: Int32] {
