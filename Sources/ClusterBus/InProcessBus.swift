@@ -113,6 +113,10 @@ public final class InProcessBus: ClusterBus {
         return state.withLock { $0.cluster.bans.isAddressBanned(address, at: now) }
     }
 
+    public func changeRoomDetails(_ request: RoomDetailsRequest) async throws(ClusterError) -> RoomDetailsOutcome {
+        mutate { cluster, events in cluster.changeRoomDetails(request, events: &events) }
+    }
+
     /// Applies one operation and delivers the events it caused, under the lock (with the
     /// time of publishing, for a public message).
     private func mutate<T>(stamp: PublishStamp? = nil, _ body: (inout ClusterState, inout [ClusterEvent]) -> T) -> T {

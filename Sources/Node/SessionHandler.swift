@@ -445,6 +445,8 @@ final class SessionHandler: ChannelDuplexHandler {
             return .flag(await result { () async throws(ClusterError) in try await bus.recordWrongPassword(nameKey: key) })
         case .isNameTaken(let key): return .flag(await result { () async throws(ClusterError) in try await bus.isNameTaken(nameKey: key) })
         case .moderate(let request): return .moderated(await result { () async throws(ClusterError) in try await bus.moderate(request) })
+        case .changeRoomDetails(let request):
+            return .roomDetails(await result { () async throws(ClusterError) in try await bus.changeRoomDetails(request) })
         }
     }
 
