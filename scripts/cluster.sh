@@ -11,8 +11,9 @@
 #   -w, --web-port PORT    where browsers connect, through HAProxy: the chat page at /,
 #                          WebSocket at /ws and /xmlsocket (default 8080)
 #       --redis-port PORT  Redis port (default: a free port)
-#       --node-ports LIST  comma-separated node ports, one per node (default: free ports)
-#       --admin-ports LIST comma-separated operator ports, one per node (default: free ports)
+#       --node-ports LIST  comma-separated node ports, one per node (default: each node binds
+#                          a free port and logs it; cluster.env lists them)
+#       --admin-ports LIST comma-separated operator ports, one per node (default: as node ports)
 #   -d, --run-dir DIR      logs, pid files and cluster.env go here (default: a new
 #                          directory under ${TMPDIR:-/tmp})
 #   -l, --log-level LEVEL  the nodes' log level (default info)
@@ -98,13 +99,16 @@ fi
 
 # --- ports -----------------------------------------------------------------------------
 # A port is taken when something accepts a connection on it. Chosen ports are also
-# remembered, so no two processes get the same one.
+# remembered, so no two processes get the same one. They are drawn below the kernel's
+# ephemeral range (32768 and up), where outgoing connections take their source ports, so
+# a port found free is not taken by one a moment later. Nodes need none of this: they
+# bind port 0 and say in their log which ports they got.
 chosen=" "
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() { # sets port to a free port not chosen before
   local tries
   for ((tries = 0; tries < 200; tries++)); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((10000 + RANDOM % 22000))
     case "$chosen" in *" $port "*) continue ;; esac
     port_in_use "$port" && continue
     chosen="$chosen$port "
@@ -132,10 +136,7 @@ if [ -n "$node_ports_arg" ]; then
   [ "${#node_ports[@]}" -eq "$nodes" ] || die "--node-ports lists ${#node_ports[@]} ports for $nodes nodes"
   for p in "${node_ports[@]}"; do is_port "$p" || die "invalid node port \"$p\""; take_port "$p" "--node-ports"; done
 else
-  for ((k = 1; k <= nodes; k++)); do
-    free_port || die "no free port for node $k"
-    node_ports+=("$port")
-  done
+  for ((k = 1; k <= nodes; k++)); do node_ports+=(0); done  # the node picks, its log tells
 fi
 admin_ports=()
 if [ -n "$admin_ports_arg" ]; then
@@ -143,16 +144,10 @@ if [ -n "$admin_ports_arg" ]; then
   [ "${#admin_ports[@]}" -eq "$nodes" ] || die "--admin-ports lists ${#admin_ports[@]} ports for $nodes nodes"
   for p in "${admin_ports[@]}"; do is_port "$p" || die "invalid admin port \"$p\""; take_port "$p" "--admin-ports"; done
 else
-  for ((k = 1; k <= nodes; k++)); do
-    free_port || die "no free admin port for node $k"
-    admin_ports+=("$port")
-  done
+  for ((k = 1; k <= nodes; k++)); do admin_ports+=(0); done
 fi
 node_web_ports=()
-for ((k = 1; k <= nodes; k++)); do
-  free_port || die "no free web port for node $k"
-  node_web_ports+=("$port")
-done
+for ((k = 1; k <= nodes; k++)); do node_web_ports+=(0); done
 
 if [ -z "$run_dir" ]; then
   run_dir=$(mktemp -d "${TMPDIR:-/tmp}/chorus-cluster.XXXXXX") || die "cannot create a run directory"
@@ -269,7 +264,21 @@ for ((k = 1; k <= nodes; k++)); do
     --log-level "$log_level" "${node_args[@]}" >"$run_dir/node$k.log" 2>&1 &
   started "node$k" $!
 done
+# logged_port K PATTERN: the port node K logged after PATTERN (e.g. "accepting connections
+# on 127.0.0.1:"); fails until the line is there.
+logged_port() {
+  local found
+  found=$(grep -o -m1 "$2[0-9]*" "$run_dir/node$1.log" 2>/dev/null) || return 1
+  port=${found##*:}
+  [ -n "$port" ]
+}
 for ((k = 1; k <= nodes; k++)); do
+  wait_until 60 "node$k" "${pids[$k]}" logged_port "$k" "accepting connections on 127.0.0.1:" || exit 1
+  logged_port "$k" "accepting connections on 127.0.0.1:" && node_ports[$((k - 1))]=$port
+  wait_until 20 "node$k" "${pids[$k]}" logged_port "$k" "serving web clients on 127.0.0.1:" || exit 1
+  logged_port "$k" "serving web clients on 127.0.0.1:" && node_web_ports[$((k - 1))]=$port
+  wait_until 20 "node$k" "${pids[$k]}" logged_port "$k" "operator endpoints on http://127.0.0.1:" || exit 1
+  logged_port "$k" "operator endpoints on http://127.0.0.1:" && admin_ports[$((k - 1))]=$port
   wait_until 60 "node$k" "${pids[$k]}" "$repo/deploy/healthcheck.sh" 127.0.0.1 "${node_ports[$((k - 1))]}" || exit 1
   wait_until 20 "node$k" "${pids[$k]}" page_ok "${node_web_ports[$((k - 1))]}" proxy || exit 1
 done

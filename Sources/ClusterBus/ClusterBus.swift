@@ -75,6 +75,13 @@ public protocol ClusterBus: AnyObject, Sendable {
 
     /// Whether new connections from this client address are banned.
     func isAddressBanned(_ address: String) async throws(ClusterError) -> Bool
+    /// Changes one detail of the session's current room (PROTOCOL.md section 5,
+    /// ChangeRoomDetails), atomically, if the session created the room and it is updatable,
+    /// or the session is a moderator's. The zone's users hear of it through a `zone` event:
+    /// `changed` for a listed room, `deleted` for one that became hidden, `created` for one
+    /// that became visible, none for one that stays hidden. Members above a lowered capacity
+    /// stay; a new password holds for later joins.
+    func changeRoomDetails(_ request: RoomDetailsRequest) async throws(ClusterError) -> RoomDetailsOutcome
 
     /// Stores the session's changed user variables (its whole profile, as later user lists
     /// show it) and, atomically with it, tells every member of its room `push` as the

@@ -20,6 +20,9 @@ struct ClusterState {
         var members: [SessionID]
         /// Room variables in creation order.
         var variables: [RoomVariable] = []
+        /// The session that created the room (nil for permanent rooms): it may change the
+        /// room's details while the room is updatable.
+        var creator: SessionID?
     }
 
     struct Zone {
@@ -84,7 +87,7 @@ struct ClusterState {
             options.permanent = false
             rooms[target] = Room(options: options, members: [], variables: request.variables.map {
                 RoomVariable(name: $0.name, data: $0.data, persistent: $0.persistent, locked: $0.locked, creator: request.session)
-            })
+            }, creator: request.session)
             zones[target.zone, default: Zone()].rooms.append(target.name)
         } else {
             guard let room = rooms[target] else { return .failed(.roomDoesNotExist) }
@@ -202,6 +205,22 @@ struct ClusterState {
         rooms[ref] = room
         events.append(.room(ref, .variable(change)))
         return .done
+    }
+
+    /// ChangeRoomDetails (see `ClusterBus.changeRoomDetails`).
+    mutating func changeRoomDetails(_ request: RoomDetailsRequest, events: inout [ClusterEvent]) -> RoomDetailsOutcome {
+        guard let ref = sessions[request.session]?.room, var room = rooms[ref] else { return .failed(.notInRoom) }
+        guard RoomDetailChange.mayChange(isCreator: room.creator == request.session, isModerator: request.moderator,
+                                         updatable: room.options.updatable) else { return .failed(.notAllowed) }
+        let before = room.options
+        room.options = request.change.applied(to: before)
+        room.options.permanent = before.permanent
+        rooms[ref] = room
+        let summary = RoomSummary(name: ref.name, users: room.members.count, options: room.options)
+        if let kind = RoomDetailChange.announcement(wasHidden: before.hidden, isHidden: room.options.hidden) {
+            events.append(.zone(ZoneChange(kind: kind, zone: ref.zone, zoneUsers: zones[ref.zone]?.users ?? 0, room: summary)))
+        }
+        return .changed(summary)
     }
 
     /// A session's address as it can be banned: nil when the node did not know it.

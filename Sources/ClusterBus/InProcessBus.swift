@@ -121,6 +121,10 @@ public final class InProcessBus: ClusterBus {
         mutate { cluster, events in cluster.roomVariable(request, events: &events) }
     }
 
+    public func changeRoomDetails(_ request: RoomDetailsRequest) async throws(ClusterError) -> RoomDetailsOutcome {
+        mutate { cluster, events in cluster.changeRoomDetails(request, events: &events) }
+    }
+
     /// Applies one operation and delivers the events it caused, under the lock (with the
     /// time of publishing, for a public message).
     private func mutate<T>(stamp: PublishStamp? = nil, _ body: (inout ClusterState, inout [ClusterEvent]) -> T) -> T {

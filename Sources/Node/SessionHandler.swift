@@ -452,6 +452,8 @@ final class SessionHandler: ChannelDuplexHandler {
             })
         case .roomVariable(let request):
             return .roomVariable(await result { () async throws(ClusterError) in try await bus.roomVariable(request) })
+        case .changeRoomDetails(let request):
+            return .roomDetails(await result { () async throws(ClusterError) in try await bus.changeRoomDetails(request) })
         }
     }
 

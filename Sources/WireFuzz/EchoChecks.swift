@@ -57,6 +57,11 @@ func checkEchoes(_ request: ClientRequest) {
     case .deleteRoomVariable(let name), .deleteUserVariable(let name):
         let parameters = echoed(.userVariableDeleted(user: name, name: name), as: "DeleteUserVariable")
         expectText(parameters, ["UserVariable", "Name"], name)
+    case .changeRoomDetails(let change):
+        let room = WireRoom(name: "room", users: 1, description: change.description)
+        let parameters = echoed(.updateRoomList(minorAction: "ChangeRoomDetails", zoneUsers: 1, room: room),
+                                as: "UpdateRoomList")
+        expectText(parameters, ["Zone", "Rooms", "Room", "Description"], change.description)
     case .getRoomsInZone, .leaveRoom, .logout, .getLoggedInUserCount, .getServerTime, .ping, .unknown:
         break
     }
@@ -129,6 +134,9 @@ func userStrings(of request: ClientRequest) -> [String] {
         return [minorAction, name, data]
     case .deleteRoomVariable(let name), .deleteUserVariable(let name):
         return [name]
+    case .changeRoomDetails(let change):
+        return [change.minorAction, change.description, change.capacity, change.hidden, change.isProtected, change.password,
+                change.updatable]
     case .leaveRoom, .logout, .getLoggedInUserCount, .getServerTime, .ping, .unknown:
         return []
     }

@@ -95,6 +95,14 @@ func requestBytes(_ request: ClientRequest) -> [UInt8] {
         writer.open("UserVariable")
         writer.element("Name", name)
         writer.close("UserVariable")
+    case .changeRoomDetails(let change):
+        writer.element("MinorAction", change.minorAction)
+        writer.element("Description", change.description)
+        writer.element("Capacity", change.capacity)
+        writer.element("Hidden", change.hidden)
+        writer.element("IsProtected", change.isProtected)
+        writer.element("Password", change.password)
+        writer.element("Updatable", change.updatable)
     case .leaveRoom, .logout, .getLoggedInUserCount, .getServerTime, .ping, .unknown:
         break
     }

@@ -198,7 +198,8 @@ public final class RedisClusterBus: ClusterBus {
             let args = [nodeID.rawValue, id.description, session.nameKey, session.profile, session.zone,
                         session.room.map(RedisKeys.roomRef) ?? "", options.password ?? "", options.hidden ? "1" : "0",
                         options.updatable ? "1" : "0", "\(options.capacity ?? -1)", options.description,
-                        options.permanent ? "1" : "0", "\(session.memberOrder ?? 0)", "\(session.roomOrder ?? 0)", announce]
+                        options.permanent ? "1" : "0", "\(session.memberOrder ?? 0)", "\(session.roomOrder ?? 0)", announce,
+                        session.createdRoom ? "1" : "0"]
             return (id, scripts.start(.restore, args, on: link))
         }
         var evicted: [ClusterEvent] = []
@@ -335,6 +336,7 @@ public final class RedisClusterBus: ClusterBus {
             $0.sessions[request.session]?.roomOptions = roomOptions
             $0.sessions[request.session]?.memberOrder = memberOrder
             $0.sessions[request.session]?.roomOrder = roomOrder
+            $0.sessions[request.session]?.createdRoom = created
         }
         if let left { unsubscribe(from: left) }
         return .joined(JoinedRoom(room: request.room, summary: summary, members: members.map(\.profile), created: created,
@@ -354,6 +356,7 @@ public final class RedisClusterBus: ClusterBus {
         local.withLock {
             $0.sessions[session]?.room = nil
             $0.sessions[session]?.roomOptions = nil
+            $0.sessions[session]?.createdRoom = false
         }
         if let room { unsubscribe(from: room) }
         return left
@@ -534,6 +537,36 @@ public final class RedisClusterBus: ClusterBus {
         if text == "OK" { return .done }
         guard let reason = Reason(rawValue: text) else { throw .unavailable }
         return .failed(reason)
+    }
+
+    public func changeRoomDetails(_ request: RoomDetailsRequest) async throws(ClusterError) -> RoomDetailsOutcome {
+        let field: String, value: String
+        switch request.change {
+        case .description(let text): (field, value) = ("desc", text)
+        case .capacity(let capacity): (field, value) = ("cap", "\(capacity ?? -1)")
+        case .hidden(let hidden): (field, value) = ("hidden", hidden ? "1" : "0")
+        case .password(let password): (field, value) = ("pw", password ?? "")
+        case .updatable(let updatable): (field, value) = ("upd", updatable ? "1" : "0")
+        }
+        let reply = try await run(.changeRoomDetails, [request.session.description, request.moderator ? "1" : "0", field, value])
+        var cursor = try ReplyCursor(reply)
+        if try cursor.string() == "E" {
+            guard let reason = Reason(rawValue: try cursor.string()) else { throw .unavailable }
+            return .failed(reason)
+        }
+        _ = try cursor.int()
+        let summary = try cursor.room()
+        // This node's members of the room remember its details for restores (docs/cluster.md:
+        // other nodes' members keep what they knew, the password included).
+        local.withLock { state in
+            guard let room = state.sessions[request.session]?.room else { return }
+            for (id, session) in state.sessions where session.room == room {
+                if let options = session.roomOptions {
+                    state.sessions[id]?.roomOptions = request.change.applied(to: options)
+                }
+            }
+        }
+        return .changed(summary)
     }
 
     public func isAddressBanned(_ address: String) async throws(ClusterError) -> Bool {
@@ -788,6 +821,8 @@ struct LocalSession: Sendable {
     /// The member's and the room's places in join and creation order, kept for restores.
     var memberOrder: Int?
     var roomOrder: Int?
+    /// The session created its room (it may change the room's details; restores say so).
+    var createdRoom = false
     /// The room this node is taking the session out of (a join elsewhere, a leave) while
     /// the script runs: its leave event is the node's own doing, not a reap.
     var departing: RoomRef?

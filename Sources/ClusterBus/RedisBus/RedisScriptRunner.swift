@@ -7,7 +7,7 @@ import Synchronization
 final class RedisScriptRunner: Sendable {
     enum Script: CaseIterable, Sendable {
         case login, join, leave, logout, sendPrivate, listing, heartbeat, reapDead, deregister, ensurePermanentRoom, restore, epoch
-        case isLockedOut, recordWrongPassword, publish, fetch, moderate, isAddressBanned, setProfile, roomVariable
+        case isLockedOut, recordWrongPassword, publish, fetch, moderate, isAddressBanned, setProfile, roomVariable, changeRoomDetails
 
         var body: String {
             switch self {
@@ -31,6 +31,7 @@ final class RedisScriptRunner: Sendable {
             case .isAddressBanned: RedisScripts.isAddressBanned
             case .setProfile: RedisScripts.setProfile
             case .roomVariable: RedisScripts.roomVariable
+            case .changeRoomDetails: RedisScripts.changeRoomDetails
             }
         }
 

@@ -268,6 +268,7 @@ enum RedisScripts {
     -- Decided: from here on only writes (and reads of what they wrote).
     if create then
       create_room(zone, name, pw, ARGV[7], ARGV[8], ARGV[9], ARGV[10], '0')
+      redis.call('HSET', rkey, 'creator', sid)
       for i = 13, #ARGV - 2, 3 do
         if redis.call('HSETNX', K_rvars(ref), ARGV[i], ARGV[i + 1] .. sid .. SEP .. ARGV[i + 2]) == 1 then
           redis.call('ZADD', K_rvorder(ref), redis.call('HINCRBY', rkey, 'vseq', 1), ARGV[i])
@@ -456,6 +457,42 @@ enum RedisScripts {
     return 'OK'
     """#
 
+    /// ChangeRoomDetails. ARGV: prefix, session, moderator (0/1), field (`desc`, `cap`,
+    /// `hidden`, `pw` or `upd` of the room hash), value
+    /// → {'E', reason} or {'OK', zone users, 7 room fields}.
+    ///
+    /// The session's current room is changed when the session created it (its `creator`
+    /// field) and it is updatable, or the session is a moderator's. The zone hears of it on
+    /// `ch:zones`: `U` for a listed room, `D` for one that became hidden (hidden rooms are
+    /// otherwise never published), `C` for one that became visible, nothing for one that
+    /// stays hidden. Members stay whatever the capacity; the password is only stored.
+    static let changeRoomDetails = #"""
+    local sid, moderator, field, value = ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5]
+    if field ~= 'desc' and field ~= 'cap' and field ~= 'hidden' and field ~= 'pw' and field ~= 'upd' then
+      return redis.error_reply('ERR changeRoomDetails: the field must be desc, cap, hidden, pw or upd')
+    end
+    if field == 'cap' and not tonumber(value) then return redis.error_reply('ERR changeRoomDetails: the capacity must be a number') end
+    local ref = redis.call('HGET', K_session(sid), 'room')
+    if not ref or ref == '' then return {'E', 'Not in a room'} end
+    local rkey = K_room(ref)
+    need(rkey, 'hash')
+    local r = redis.call('HMGET', rkey, 'creator', 'upd', 'hidden', 'inc')
+    if not r[4] then return {'E', 'Not in a room'} end
+    if not (moderator or (r[1] == sid and r[2] ~= '0')) then return {'E', 'Not allowed'} end
+    redis.call('HSET', rkey, field, value)
+    local zone, name = split2(ref)
+    local f = room_fields(zone, name)
+    local was, now = r[3] == '1', f[6] == '1'
+    local kind = nil
+    if not was and not now then kind = 'U' elseif not was and now then kind = 'D' elseif was and not now then kind = 'C' end
+    if kind then
+      redis.call('PUBLISH', CH_ZONES, kind .. zone .. SEP .. zone_users(zone) .. SEP .. table.concat(f, SEP, 1, 7))
+    end
+    local out = {'OK', zone_users(zone)}
+    for _, v in ipairs(f) do out[#out + 1] = v end
+    return out
+    """#
+
     /// ARGV: prefix, address → 1 if new connections from it are banned, else 0
     static let isAddressBanned = #"""
     return redis.call('EXISTS', K_addrban(ARGV[2]))
@@ -601,7 +638,8 @@ enum RedisScripts {
     /// was taken for dead). ARGV: prefix, node, session, name key, profile, zone, room ref or
     /// '', password, hidden, updatable, capacity, description, permanent, member order, room
     /// order (both as first given, so join and creation order survive), announce (1 when
-    /// the others saw the session leave: publish its join again)
+    /// the others saw the session leave: publish its join again), creator (1 when the
+    /// session created its room: it may change the room's details again)
     /// → 'present', 'restored', or 'conflict' (a live session of another node has the name)
     static let restore = #"""
     local node, sid, key, profile, zone, ref = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -625,6 +663,7 @@ enum RedisScripts {
       local fresh = redis.call('EXISTS', rkey) == 0
       local announce = ARGV[16] == '1'
       if fresh then create_room(rzone, name, ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[15]) end
+      if ARGV[17] == '1' then redis.call('HSET', rkey, 'creator', sid) end
       redis.call('ZADD', K_members(ref), next_seq(ARGV[14]), sid)
       zone_event((fresh and announce) and 'C' or 'U', rzone, room_fields(rzone, name))
       if announce then room_event(ref, 'J' .. sid .. SEP .. profile) end

@@ -52,6 +52,7 @@ struct SessionMachine {
         /// A user variable change: the user's new profile and the push its room is told.
         case setProfile(SessionID, UserProfile, push: ServerEvent)
         case roomVariable(RoomVariableRequest)
+        case changeRoomDetails(RoomDetailsRequest)
     }
 
     enum ClusterAnswer {
@@ -65,6 +66,7 @@ struct SessionMachine {
         case moderated(Result<ModerationOutcome, ClusterError>)
         case profileSet(Result<Bool, ClusterError>)
         case roomVariable(Result<RoomVariableOutcome, ClusterError>)
+        case roomDetails(Result<RoomDetailsOutcome, ClusterError>)
     }
 
     enum Close: Equatable {
@@ -132,6 +134,7 @@ struct SessionMachine {
         /// A user variable change; `push` goes to the user itself when it is in no room.
         case userVariable(SessionState.UserVariableChange, push: ServerEvent, action: String)
         case roomVariable(action: String)
+        case roomDetails
         /// A penalty delay; then `answer` goes out.
         case penalty(answer: ServerEvent)
     }
@@ -357,6 +360,8 @@ struct SessionMachine {
             adminLogin(name: name, password: password, into: &actions)
         case .moderatorCommand(let spec):
             moderate(spec, into: &actions)
+        case .changeRoomDetails(let spec):
+            changeRoomDetails(spec, into: &actions)
         case .createRoom(let zone, let spec):
             let options = RoomOptions(password: spec.password, hidden: spec.hidden, updatable: spec.updatable,
                                       capacity: spec.capacity, description: spec.description)
@@ -537,6 +542,28 @@ struct SessionMachine {
         }
     }
 
+    private static let changeRoomDetails = "ChangeRoomDetails"
+
+    /// ChangeRoomDetails (PROTOCOL.md section 5): checked here; whether the sender may
+    /// change the room (its creator, a moderator) is the cluster's to decide.
+    private mutating func changeRoomDetails(_ spec: ChangeRoomDetailsSpec, into actions: inout [SessionAction]) {
+        guard let checked = state.checkChangeRoomDetails(minorAction: spec.minorAction, description: spec.description,
+                                                         capacity: spec.capacity, hidden: spec.hidden,
+                                                         isProtected: spec.isProtected, password: spec.password,
+                                                         updatable: spec.updatable) else {
+            actions.append(.send(.error(.unknownAction, action: Self.changeRoomDetails,
+                                        detail: "MinorAction must be \(RoomDetailChange.minorActions)")))
+            return
+        }
+        switch checked {
+        case .failure(let reason):
+            actions.append(.send(.changeRoomDetailsFailure(reason: reason.rawValue)))
+        case .success(let change):
+            ask(.changeRoomDetails(RoomDetailsRequest(session: id, change: change, moderator: state.isModerator)),
+                then: .roomDetails, into: &actions)
+        }
+    }
+
     private mutating func claim(_ name: UserName, profile: UserProfile, into actions: inout [SessionAction]) {
         ask(.login(LoginRequest(session: id, name: name, profile: profile, zone: state.defaultZone, address: clientAddress)),
             then: .claim(name, profile), into: &actions)
@@ -674,6 +701,17 @@ struct SessionMachine {
             case .success(.done): break
             case .success(.failed(let reason)): actions.append(.send(.error(reason, action: action)))
             case .failure: actions.append(.send(.error(.clusterUnavailable, action: action)))
+            }
+        case (.roomDetails, .roomDetails(let result)):
+            switch result {
+            case .success(.changed):
+                actions.append(.send(.changeRoomDetailsSuccess))
+            case .success(.failed(.notAllowed)):
+                actions.append(.send(.error(.notAllowed, action: Self.changeRoomDetails)))
+            case .success(.failed(let reason)):
+                actions.append(.send(.changeRoomDetailsFailure(reason: reason.rawValue)))
+            case .failure:
+                actions.append(.send(.changeRoomDetailsFailure(reason: Reason.clusterUnavailable.rawValue)))
             }
         default:
             assertionFailure("an answer that does not fit the operation in flight: \(pending) / \(answer)")

@@ -37,13 +37,14 @@ final class LocalCluster: Sendable {
 
     static func start(nodes: Int, extraArguments: [String] = []) async throws -> LocalCluster {
         let runDirectory = try makeTemporaryDirectory("deploytests-cluster")
-        let ports = try freePorts(3 + nodes)
+        // The nodes bind port 0 and cluster.env says what they got; only Redis and HAProxy
+        // need ports chosen up front.
+        let ports = try freePorts(3)
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("CHORUS_") { environment[key] = nil }
         environment["CHORUS_NODE_BINARY"] = try Binaries.chorusNode().path
         let arguments = [
             "-n", String(nodes), "-p", String(ports[0]), "--redis-port", String(ports[1]), "--web-port", String(ports[2]),
-            "--node-ports", ports[3...].map(String.init).joined(separator: ","),
             "--run-dir", runDirectory.path,
         ] + extraArguments
         let script = try ChildProcess(

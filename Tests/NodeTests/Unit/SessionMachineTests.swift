@@ -48,6 +48,8 @@ struct SessionMachineTests {
                     let variables = profile.variables.map { "\($0.name)=\($0.data)" }.joined(separator: ",")
                     return "ask setProfile [\(variables)] \(describe([.send(push)])[0])"
                 case .roomVariable(let request): return "ask roomVariable \(request.name) \(request.action)"
+                case .changeRoomDetails(let request):
+                    return "ask changeRoomDetails \(request.change)\(request.moderator ? " moderator" : "")"
                 }
             case .publish(let room, _): return "publish \(room.name)"
             case .wait(let milliseconds): return "wait \(milliseconds)"
