@@ -71,9 +71,13 @@ public struct RoomVariableChange: Hashable, Sendable {
     public var data: String
     public var persistent: Bool
     public var locked: Bool
+    /// Who created the variable (for `create` and `update`; the cluster keeps it so that a
+    /// room can be restored with its variables' owners after Redis lost its state).
+    public var creator: SessionID?
 
-    public init(kind: Kind, name: String, data: String, persistent: Bool, locked: Bool) {
+    public init(kind: Kind, name: String, data: String, persistent: Bool, locked: Bool, creator: SessionID? = nil) {
         self.kind = kind
+        self.creator = creator
         self.name = name
         self.data = data
         self.persistent = persistent

@@ -180,7 +180,8 @@ struct ClusterState {
             guard room.variables.count < request.maxVariables else { return .failed(.tooManyVariables) }
             room.variables.append(RoomVariable(name: request.name, data: data, persistent: persistent, locked: locked,
                                                creator: request.session))
-            change = RoomVariableChange(kind: .create, name: request.name, data: data, persistent: persistent, locked: locked)
+            change = RoomVariableChange(kind: .create, name: request.name, data: data, persistent: persistent, locked: locked,
+                                        creator: request.session)
         case (.update, nil), (.delete, nil):
             return .failed(.variableDoesNotExist)
         case (.create(let data, _, let locked), let index?), (.update(let data, let locked), let index?):
@@ -192,7 +193,7 @@ struct ClusterState {
             if VariableRules.mayLock(variable, by: request.session, moderator: request.moderator) { variable.locked = locked }
             room.variables[index] = variable
             change = RoomVariableChange(kind: .update, name: variable.name, data: data, persistent: variable.persistent,
-                                        locked: variable.locked)
+                                        locked: variable.locked, creator: variable.creator)
         case (.delete, let index?):
             let variable = room.variables[index]
             guard VariableRules.mayChange(variable, by: request.session, moderator: request.moderator) else {

@@ -193,13 +193,18 @@ public final class RedisClusterBus: ClusterBus {
             _ = try await run(.logout, [stale])
         }
         // Pipelined: every restore is sent before the first reply is awaited.
+        // The variables of the rooms, as this node's members were last told them: a room this
+        // node creates again gets them back.
+        let roomVariables = local.withLock { $0.rooms.mapValues { $0.tracker.variables } }
         let restores = sessions.map { id, session in
             let options = session.roomOptions ?? RoomOptions()
+            let variables = session.room.flatMap { roomVariables[$0] } ?? []
             let args = [nodeID.rawValue, id.description, session.nameKey, session.profile, session.zone,
                         session.room.map(RedisKeys.roomRef) ?? "", options.password ?? "", options.hidden ? "1" : "0",
                         options.updatable ? "1" : "0", "\(options.capacity ?? -1)", options.description,
                         options.permanent ? "1" : "0", "\(session.memberOrder ?? 0)", "\(session.roomOrder ?? 0)", announce,
                         session.createdRoom ? "1" : "0"]
+                + variables.flatMap { [$0.name, RedisEventDecoder.stored($0)] }
             return (id, scripts.start(.restore, args, on: link))
         }
         var evicted: [ClusterEvent] = []
@@ -330,7 +335,8 @@ public final class RedisClusterBus: ClusterBus {
                                       hidden: summary.hidden, updatable: summary.updatable, capacity: summary.capacity,
                                       description: summary.description, permanent: rules.permanentRooms[request.room] != nil)
         local.withLock {
-            $0.rooms[request.room]?.tracker.seed(incarnation: UInt64(incarnation), sequence: UInt64(sequence), members: members)
+            $0.rooms[request.room]?.tracker.seed(incarnation: UInt64(incarnation), sequence: UInt64(sequence), members: members,
+                                                 variables: variables)
             $0.sessions[request.session]?.room = request.room
             $0.sessions[request.session]?.zone = request.room.zone
             $0.sessions[request.session]?.roomOptions = roomOptions

@@ -127,7 +127,8 @@ enum RedisEventDecoder {
     }
 
     /// A room event: `M<payload>`, `J<session>US<profile>`, `L<session>US<profile>` or
-    /// `V<C|U|D><persistent 0|1><locked 0|1><name>US<data>` (a room variable change).
+    /// `V<C|U|D><persistent 0|1><locked 0|1><creator>US<name>US<data>` (a room variable
+    /// change; no creator and no data for `D`).
     static func roomEvent(_ payload: ByteBuffer) -> RoomEvent? {
         var payload = payload
         guard let kind = payload.readInteger(as: UInt8.self) else { return nil }
@@ -157,9 +158,17 @@ enum RedisEventDecoder {
         }
         let flags = head[1...2].map { $0 == UInt8(ascii: "1") ? true : $0 == UInt8(ascii: "0") ? false : nil }
         guard let persistent = flags[0], let locked = flags[1] else { return nil }
-        let parts = text.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty else { return nil }
-        return RoomVariableChange(kind: kind, name: String(parts[0]), data: String(parts[1]), persistent: persistent, locked: locked)
+        let parts = text.split(separator: "\u{1F}", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[1].isEmpty else { return nil }
+        let creator = SessionID(parsing: parts[0])
+        guard creator != nil || kind == .delete else { return nil }
+        return RoomVariableChange(kind: kind, name: String(parts[1]), data: String(parts[2]), persistent: persistent, locked: locked,
+                                  creator: creator)
+    }
+
+    /// `variable` as the scripts keep it (see `roomVariable(name:stored:)`).
+    static func stored(_ variable: RoomVariable) -> String {
+        (variable.persistent ? "1" : "0") + (variable.locked ? "1" : "0") + variable.creator.description + "\u{1F}" + variable.data
     }
 
     /// A stored room variable as the scripts keep it (`rvars:<ref>`): `<persistent><locked>

@@ -152,7 +152,7 @@ enum RedisScripts {
         if v and string.sub(v, 1, 1) ~= '1' and split2(string.sub(v, 3)) == sid then
           redis.call('HDEL', vkey, vname)
           redis.call('ZREM', okey, vname)
-          if others then room_event(ref, 'VD0' .. string.sub(v, 2, 2) .. vname .. SEP) end
+          if others then room_event(ref, 'VD0' .. string.sub(v, 2, 2) .. SEP .. vname .. SEP) end
         end
       end
       room_event(ref, 'L' .. sid .. SEP .. profile)
@@ -417,7 +417,7 @@ enum RedisScripts {
     /// A room variable request (PROTOCOL.md section 5), decided and applied atomically.
     /// ARGV: prefix, session, room ref, name, action (C create, U update, D delete), data,
     /// persistent (0/1), locked (0/1), moderator (0/1), max variables
-    /// → 'OK' (the change went to the room as `V<C|U|D><persistent><locked><name> US <data>`)
+    /// → 'OK' (the change went to the room as `V<C|U|D><persistent><locked><creator> US <name> US <data>`)
     /// or the reason it was refused.
     static let roomVariable = #"""
     local sid, ref, name, action, data = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -444,7 +444,7 @@ enum RedisScripts {
       if action == 'D' then
         redis.call('HDEL', vkey, name)
         redis.call('ZREM', okey, name)
-        room_event(ref, 'VD' .. (cp and '1' or '0') .. (cl and '1' or '0') .. name .. SEP)
+        room_event(ref, 'VD' .. (cp and '1' or '0') .. (cl and '1' or '0') .. SEP .. name .. SEP)
         return 'OK'
       end
       kind, p, l = 'U', cp, cl
@@ -453,7 +453,7 @@ enum RedisScripts {
     end
     local flags = (p and '1' or '0') .. (l and '1' or '0')
     redis.call('HSET', vkey, name, flags .. sid .. SEP .. data)
-    room_event(ref, 'V' .. kind .. flags .. name .. SEP .. data)
+    room_event(ref, 'V' .. kind .. flags .. sid .. SEP .. name .. SEP .. data)
     return 'OK'
     """#
 
@@ -639,7 +639,9 @@ enum RedisScripts {
     /// '', password, hidden, updatable, capacity, description, permanent, member order, room
     /// order (both as first given, so join and creation order survive), announce (1 when
     /// the others saw the session leave: publish its join again), creator (1 when the
-    /// session created its room: it may change the room's details again)
+    /// session created its room: it may change the room's details again), then the room's
+    /// variables as the node last knew them, in creation order: (name, stored variable)...,
+    /// written when this restore creates the room again
     /// → 'present', 'restored', or 'conflict' (a live session of another node has the name)
     static let restore = #"""
     local node, sid, key, profile, zone, ref = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -649,7 +651,7 @@ enum RedisScripts {
     if ref ~= '' then
       rzone, name = split2(ref)
       need(K_room(ref), 'hash', K_members(ref), 'zset', K_zrooms(rzone), 'zset', K_zusers(rzone), 'string',
-           K_ROOMCOUNT, 'string', K_SEQ, 'string', K_hist(ref), 'list')
+           K_ROOMCOUNT, 'string', K_SEQ, 'string', K_hist(ref), 'list', K_rvars(ref), 'hash', K_rvorder(ref), 'zset')
     end
     if redis.call('EXISTS', skey) == 1 then return 'present' end
     local owner = live_owner(key)
@@ -662,7 +664,14 @@ enum RedisScripts {
       local rkey = K_room(ref)
       local fresh = redis.call('EXISTS', rkey) == 0
       local announce = ARGV[16] == '1'
-      if fresh then create_room(rzone, name, ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[15]) end
+      if fresh then
+        create_room(rzone, name, ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[15])
+        for i = 18, #ARGV - 1, 2 do
+          if redis.call('HSETNX', K_rvars(ref), ARGV[i], ARGV[i + 1]) == 1 then
+            redis.call('ZADD', K_rvorder(ref), redis.call('HINCRBY', rkey, 'vseq', 1), ARGV[i])
+          end
+        end
+      end
       if ARGV[17] == '1' then redis.call('HSET', rkey, 'creator', sid) end
       redis.call('ZADD', K_members(ref), next_seq(ARGV[14]), sid)
       zone_event((fresh and announce) and 'C' or 'U', rzone, room_fields(rzone, name))

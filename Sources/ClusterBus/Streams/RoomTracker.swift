@@ -14,6 +14,9 @@ public struct RoomTracker: Sendable {
     public private(set) var incarnation: UInt64?
     public private(set) var view = MemberView()
     public private(set) var viewSeeded = false
+    /// The room's variables in creation order, as this node's clients were told them (kept
+    /// with the view, from the same events): what the node puts back if Redis loses the room.
+    public private(set) var variables: [RoomVariable] = []
     /// The view holds the room's members after this event number.
     private var viewSequence: UInt64 = 0
     /// The next history answer's members are not a truth to correct the view with (right
@@ -89,9 +92,11 @@ public struct RoomTracker: Sendable {
 
     /// The first local member joined: the `JoinRoom` answer's members, as of its own join
     /// event `sequence`. Ignored once seeded (other local members were there before).
-    public mutating func seed(incarnation: UInt64, sequence: UInt64, members: [(id: SessionID, profile: UserProfile)]) {
+    public mutating func seed(incarnation: UInt64, sequence: UInt64, members: [(id: SessionID, profile: UserProfile)],
+                              variables: [RoomVariable] = []) {
         guard !viewSeeded else { return }
         view = MemberView(members)
+        self.variables = variables
         viewSeeded = true
         viewSequence = sequence
         for (number, event) in unseededLog where number > sequence && self.incarnation == incarnation {
@@ -176,7 +181,7 @@ public struct RoomTracker: Sendable {
 
     private mutating func applyToView(_ sequence: UInt64, _ event: RoomEvent) {
         switch event {
-        case .joined, .left:
+        case .joined, .left, .variable:
             guard viewSeeded else {
                 if unseededLog.count < Self.maxUnseededLog { unseededLog.append((sequence, event)) }
                 return
@@ -185,8 +190,27 @@ public struct RoomTracker: Sendable {
             viewSequence = sequence
             if case .joined(let id, let profile) = event { view.joined(id, profile) }
             if case .left(let id, _) = event { view.left(id) }
-        case .message, .variable, .lost:
+            if case .variable(let change) = event { applyVariable(change) }
+        case .message, .lost:
             break
+        }
+    }
+
+    private mutating func applyVariable(_ change: RoomVariableChange) {
+        let index = variables.firstIndex { $0.name == change.name }
+        switch (change.kind, index) {
+        case (.delete, let index?):
+            variables.remove(at: index)
+        case (.delete, nil):
+            break
+        case (_, let index?):
+            variables[index].data = change.data
+            variables[index].persistent = change.persistent
+            variables[index].locked = change.locked
+        case (_, nil):
+            guard let creator = change.creator else { return }
+            variables.append(RoomVariable(name: change.name, data: change.data, persistent: change.persistent,
+                                          locked: change.locked, creator: creator))
         }
     }
 }
