@@ -32,7 +32,8 @@ struct RedisKeys: Sendable {
 
     // MARK: Channels
 
-    /// Room events: `M` messages, `J`oins and `L`eaves, in the room's one order.
+    /// Room events: `M` messages (and user variable pushes), `J`oins, `L`eaves and `V`
+    /// room variable changes, in the room's one order.
     func roomChannel(_ room: RoomRef) -> ByteBuffer {
         ByteBuffer(string: "\(prefix)ch:room:\(Self.roomRef(room))")
     }
