@@ -44,6 +44,27 @@ struct RoomTrackerTests {
         #expect(tracker.view.members.map(\.profile.name) == ["me"])
     }
 
+    @Test func theRoomsVariablesFollowTheSeedAndTheEventsAfterIt() {
+        var tracker = RoomTracker()
+        let alice = Self.id(1), me = Self.id(2, Self.node)
+        func change(_ kind: RoomVariableChange.Kind, _ name: String, _ data: String = "", locked: Bool = false) -> RoomEvent {
+            .variable(RoomVariableChange(kind: kind, name: name, data: data, persistent: false, locked: locked,
+                                         creator: kind == .delete ? nil : alice))
+        }
+        // Event 5 is the local join; 4 (before it) and 6, 7 (after it) arrive before its answer.
+        _ = tracker.receive(incarnation: 7, sequence: 4, change(.update, "a", "old"), suppress: Self.never)
+        _ = tracker.receive(incarnation: 7, sequence: 5, .joined(me, Self.profile("me")), suppress: Self.never)
+        _ = tracker.receive(incarnation: 7, sequence: 6, change(.create, "b", "1"), suppress: Self.never)
+        _ = tracker.receive(incarnation: 7, sequence: 7, change(.update, "a", "new", locked: true), suppress: Self.never)
+        tracker.seed(incarnation: 7, sequence: 5, members: [(me, Self.profile("me"))],
+                     variables: [RoomVariable(name: "a", data: "old", persistent: true, locked: false, creator: alice)])
+        #expect(tracker.variables == [RoomVariable(name: "a", data: "new", persistent: false, locked: true, creator: alice),
+                                      RoomVariable(name: "b", data: "1", persistent: false, locked: false, creator: alice)])
+        _ = tracker.receive(incarnation: 7, sequence: 8, change(.delete, "a"), suppress: Self.never)
+        _ = tracker.receive(incarnation: 7, sequence: 9, change(.delete, "nothing"), suppress: Self.never)
+        #expect(tracker.variables.map(\.name) == ["b"])
+    }
+
     @Test func aGapIsFetchedAndFilledInOrder() {
         var tracker = RoomTracker()
         _ = tracker.receive(incarnation: 7, sequence: 1, Self.message("1"), suppress: Self.never)
