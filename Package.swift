@@ -57,18 +57,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The node as a library: sessions, fan-out, listeners, wired by `ChorusNode`.
+        // The node as a library: sessions, fan-out, listeners (TCP, web), wired by `ChorusNode`.
         .target(
             name: "Node",
             dependencies: [
                 "Wire", "ChatDomain", "ClusterBus",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The web chat page, compiled into the binary (no files to ship beside it).
+            resources: [.embedInCode("WebPage/chat.html")]
         ),
         // The chorus-node executable: argument parsing and `main` only.
         .executableTarget(
@@ -124,6 +128,8 @@ let package = Package(
         .testTarget(name: "BenchTests", dependencies: ["Bench", "ChorusTesting", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "NodeTests", dependencies: ["Wire", "Node", "ChatDomain", "ClusterBus", "ChorusTesting", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "DeployTests", dependencies: ["ChorusTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        // The web chat page in headless Chromium (WebDriver), against a real chorus-node.
+        .testTarget(name: "WebTests", dependencies: ["ChorusTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,6 +7,8 @@
 # Usage: scripts/cluster.sh [options] [-- extra chorus-node arguments]
 #   -n, --nodes N          number of nodes, 1 to 9 (default 3)
 #   -p, --port PORT        where clients connect, through HAProxy (default 9875)
+#   -w, --web-port PORT    where browsers connect, through HAProxy: the chat page at /,
+#                          WebSocket at /ws and /xmlsocket (default 8080)
 #       --redis-port PORT  Redis port (default: a free port)
 #       --node-ports LIST  comma-separated node ports, one per node (default: free ports)
 #   -d, --run-dir DIR      logs, pid files and cluster.env go here (default: a new
@@ -20,8 +22,8 @@
 #   CHORUS_NODE_BINARY  the chorus-node to run (default: .build/release/chorus-node,
 #                       built with `swift build -c release --product chorus-node` if missing)
 #   Other CHORUS_* variables reach the nodes as usual (e.g. CHORUS_ROOMS=Lobby); the
-#   flags this script passes (--host --port --node-id --redis --proxy-protocol
-#   --log-level) win over them.
+#   flags this script passes (--host --port --http-port --node-id --redis
+#   --proxy-protocol --log-level) win over them.
 #
 # The run directory holds redis.log, node<K>.log, haproxy.log, <name>.pid files, the
 # HAProxy runtime socket haproxy.sock, and cluster.env (shell syntax: ports, PIDs, logs),
@@ -37,6 +39,7 @@ usage() { sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,
 
 nodes=3
 client_port=9875
+web_port=8080
 redis_port=""
 node_ports_arg=""
 run_dir=""
@@ -48,6 +51,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     -n | --nodes) [ $# -ge 2 ] || die "$1 needs a value"; nodes=$2; shift 2 ;;
     -p | --port) [ $# -ge 2 ] || die "$1 needs a value"; client_port=$2; shift 2 ;;
+    -w | --web-port) [ $# -ge 2 ] || die "$1 needs a value"; web_port=$2; shift 2 ;;
     --redis-port) [ $# -ge 2 ] || die "$1 needs a value"; redis_port=$2; shift 2 ;;
     --node-ports) [ $# -ge 2 ] || die "$1 needs a value"; node_ports_arg=$2; shift 2 ;;
     -d | --run-dir) [ $# -ge 2 ] || die "$1 needs a value"; run_dir=$2; shift 2 ;;
@@ -62,6 +66,7 @@ done
 is_port() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]; }
 [[ $nodes =~ ^[1-9]$ ]] || die "--nodes must be 1 to 9 (deploy/haproxy.cfg has slots NODE1_ADDR..NODE9_ADDR), not \"$nodes\""
 is_port "$client_port" || die "invalid --port \"$client_port\""
+is_port "$web_port" || die "invalid --web-port \"$web_port\""
 [ -z "$redis_port" ] || is_port "$redis_port" || die "invalid --redis-port \"$redis_port\""
 
 # --- tools -----------------------------------------------------------------------------
@@ -106,6 +111,7 @@ take_port() { # take_port PORT DESCRIPTION: a port given by the user
 }
 
 take_port "$client_port" "client port, -p"
+take_port "$web_port" "web port, -w"
 if [ -n "$redis_port" ]; then
   take_port "$redis_port" "--redis-port"
 else
@@ -123,6 +129,11 @@ else
     node_ports+=("$port")
   done
 fi
+node_web_ports=()
+for ((k = 1; k <= nodes; k++)); do
+  free_port || die "no free web port for node $k"
+  node_web_ports+=("$port")
+done
 
 if [ -z "$run_dir" ]; then
   run_dir=$(mktemp -d "${TMPDIR:-/tmp}/chorus-cluster.XXXXXX") || die "cannot create a run directory"
@@ -208,6 +219,18 @@ redis_ping() {
   [[ $reply == +PONG* ]]
 }
 
+# page_ok PORT [proxy]: the web port at PORT serves the page (with a PROXY header first
+# when it is a node's, which expects one).
+page_ok() {
+  local reply
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  [ "${2-}" = proxy ] && printf 'PROXY TCP4 127.0.0.1 127.0.0.1 1 %s\r\n' "$1" >&3
+  printf 'GET / HTTP/1.0\r\n\r\n' >&3
+  IFS= read -r -t 2 reply <&3
+  exec 3>&-
+  [[ $reply == HTTP/1.?\ 200* ]]
+}
+
 # --- start -----------------------------------------------------------------------------
 setsid redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
   --dir "$run_dir" --daemonize no --logfile "" >"$run_dir/redis.log" 2>&1 &
@@ -215,30 +238,38 @@ started redis $!
 wait_until 20 redis "$!" redis_ping "$redis_port" || exit 1
 
 for ((k = 1; k <= nodes; k++)); do
-  setsid "$binary" --host 127.0.0.1 --port "${node_ports[$((k - 1))]}" --node-id "node$k" \
+  setsid "$binary" --host 127.0.0.1 --port "${node_ports[$((k - 1))]}" --http-port "${node_web_ports[$((k - 1))]}" --node-id "node$k" \
     --redis "redis://127.0.0.1:$redis_port" --proxy-protocol --log-level "$log_level" \
     "${node_args[@]}" >"$run_dir/node$k.log" 2>&1 &
   started "node$k" $!
 done
 for ((k = 1; k <= nodes; k++)); do
   wait_until 60 "node$k" "${pids[$k]}" "$repo/deploy/healthcheck.sh" 127.0.0.1 "${node_ports[$((k - 1))]}" || exit 1
+  wait_until 20 "node$k" "${pids[$k]}" page_ok "${node_web_ports[$((k - 1))]}" proxy || exit 1
 done
 
 # HAProxy reads the node list and its addresses from the environment (deploy/haproxy.cfg).
-unset NODES_FQDN NODES_MAX NODES_PORT
+unset NODES_FQDN NODES_MAX NODES_PORT NODES_WEB_PORT
 for ((k = 1; k <= 9; k++)); do
-  if [ "$k" -le "$nodes" ]; then export "NODE${k}_ADDR=127.0.0.1:${node_ports[$((k - 1))]}"; else unset "NODE${k}_ADDR"; fi
+  if [ "$k" -le "$nodes" ]; then
+    export "NODE${k}_ADDR=127.0.0.1:${node_ports[$((k - 1))]}" "NODE${k}_WEB=127.0.0.1:${node_web_ports[$((k - 1))]}"
+  else
+    unset "NODE${k}_ADDR" "NODE${k}_WEB"
+  fi
 done
 export HAPROXY_BIND="127.0.0.1:$client_port"
+export HAPROXY_WEB_BIND="127.0.0.1:$web_port"
 export HAPROXY_STATS_SOCKET="$run_dir/haproxy.sock"
 setsid haproxy -db -f "$repo/deploy/haproxy.cfg" >"$run_dir/haproxy.log" 2>&1 &
 started haproxy $!
 wait_until 20 haproxy "$!" "$repo/deploy/healthcheck.sh" 127.0.0.1 "$client_port" || exit 1
+wait_until 20 haproxy "${pids[$((nodes + 1))]}" page_ok "$web_port" || exit 1
 
 {
   echo "RUN_DIR=$run_dir"
   echo "SCRIPT_PID=$$"
   echo "CLIENT_PORT=$client_port"
+  echo "WEB_PORT=$web_port"
   echo "HAPROXY_PID=${pids[$((nodes + 1))]}"
   echo "HAPROXY_STATS_SOCKET=$run_dir/haproxy.sock"
   echo "HAPROXY_LOG=$run_dir/haproxy.log"
@@ -248,15 +279,17 @@ wait_until 20 haproxy "$!" "$repo/deploy/healthcheck.sh" 127.0.0.1 "$client_port
   echo "NODE_COUNT=$nodes"
   for ((k = 1; k <= nodes; k++)); do
     echo "NODE${k}_PORT=${node_ports[$((k - 1))]}"
+    echo "NODE${k}_WEB_PORT=${node_web_ports[$((k - 1))]}"
     echo "NODE${k}_PID=${pids[$k]}"
     echo "NODE${k}_LOG=$run_dir/node$k.log"
   done
 } >"$run_dir/cluster.env.tmp" && mv "$run_dir/cluster.env.tmp" "$run_dir/cluster.env"
 
 say "cluster ready: clients connect to 127.0.0.1:$client_port (HAProxy, leastconn, PROXY protocol to the nodes)"
+say "  web chat page: http://127.0.0.1:$web_port/ (WebSocket at /ws and /xmlsocket, through HAProxy)"
 say "  redis    127.0.0.1:$redis_port  pid ${pids[0]}  log $run_dir/redis.log"
 for ((k = 1; k <= nodes; k++)); do
-  say "  node$k    127.0.0.1:${node_ports[$((k - 1))]}  pid ${pids[$k]}  log $run_dir/node$k.log"
+  say "  node$k    127.0.0.1:${node_ports[$((k - 1))]} (web ${node_web_ports[$((k - 1))]})  pid ${pids[$k]}  log $run_dir/node$k.log"
 done
 say "  haproxy  127.0.0.1:$client_port  pid ${pids[$((nodes + 1))]}  log $run_dir/haproxy.log  runtime API $run_dir/haproxy.sock"
 say "  binary   $binary"

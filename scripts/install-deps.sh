@@ -2,12 +2,13 @@
 # Installs the Debian packages Chorus needs that are missing on this machine:
 #   libhiredis-dev and libicu-dev (to build; libicu-dev brings libicu72, which chorus-node
 #   loads for its name checks), redis-server (cluster and tests), haproxy (local
-#   cluster), docker-compose (validates deploy/docker-compose.yml in the tests).
+#   cluster), docker-compose (validates deploy/docker-compose.yml in the tests), chromium and
+#   chromium-driver (the browser test of the web chat page, Tests/WebTests).
 # Usage: scripts/install-deps.sh [package...]   (default: all of the above)
 set -euo pipefail
 
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(libhiredis-dev libicu-dev redis-server haproxy docker-compose)
+[ ${#wanted[@]} -gt 0 ] || wanted=(libhiredis-dev libicu-dev redis-server haproxy docker-compose chromium chromium-driver)
 
 missing=()
 for pkg in "${wanted[@]}"; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: installs what the tests need (hiredis, redis-server, haproxy,
-# docker-compose), builds, runs the whole suite, then fuzzes the wire code for a bounded time
+# docker-compose, chromium and chromium-driver), builds, runs the whole suite, then fuzzes the wire code for a bounded time
 # (scripts/fuzz.sh; FUZZ_SECONDS, default 60). Exit status: non-zero if the suite or the
 # fuzzer failed. Arguments go to swift test (e.g. --filter WireTests); such a partial run
 # skips the fuzzer.

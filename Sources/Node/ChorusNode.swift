@@ -6,18 +6,22 @@ import NIOPosix
 import ServiceLifecycle
 
 /// Wires one node together: the event loops, the cluster bus, the fan-out, the client
-/// server and the optional policy server, run by one `ServiceGroup` that stops everything
+/// server, and the optional web and policy servers, run by one `ServiceGroup` that stops everything
 /// on SIGINT or SIGTERM (or when the task running it is cancelled).
 public struct ChorusNode: Sendable {
     public let configuration: NodeConfiguration
     public let logger: Logger
     /// Called once the client port is bound, with the port (useful with port 0).
     public let onListening: (@Sendable (Int) -> Void)?
+    /// Called once the web port is bound, with the port.
+    public let onWebListening: (@Sendable (Int) -> Void)?
 
-    public init(configuration: NodeConfiguration, logger: Logger, onListening: (@Sendable (Int) -> Void)? = nil) {
+    public init(configuration: NodeConfiguration, logger: Logger, onListening: (@Sendable (Int) -> Void)? = nil,
+                onWebListening: (@Sendable (Int) -> Void)? = nil) {
         self.configuration = configuration
         self.logger = logger
         self.onListening = onListening
+        self.onWebListening = onWebListening
     }
 
     public func run() async throws {
@@ -38,6 +42,10 @@ public struct ChorusNode: Sendable {
             ClusterBusService(bus: bus, sink: fanout, ready: ready),
             ChatServer(context: context, group: group, ready: ready, onListening: onListening),
         ]
+        if let httpPort = configuration.httpPort {
+            services.append(WebServer(context: context, group: group, port: httpPort, origins: configuration.webSocketOrigins,
+                                      ready: ready, onListening: onWebListening))
+        }
         if let policyPort = configuration.policyPort {
             services.append(PolicyServer(host: configuration.host, port: policyPort, clientPort: configuration.port,
                                          domain: configuration.policyDomain, group: group, logger: logger))

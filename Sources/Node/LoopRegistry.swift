@@ -14,6 +14,8 @@ final class LoopRegistry: @unchecked Sendable {
     private var memberships: [SessionID: [RoomRef]] = [:]
     /// Sessions written to during the current batch, flushed once at its end.
     private var touched: [SessionHandler] = []
+    /// Frames each event once for this loop's WebSocket sessions.
+    let webSocketFramer = WebSocketFramer()
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop

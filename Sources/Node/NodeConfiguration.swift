@@ -38,6 +38,10 @@ public struct NodeConfiguration: Sendable {
     /// How long a client over the outbound bound may go without reading anything before it
     /// is cut (a large response being read is progress, not slowness).
     public var slowReaderGrace: TimeAmount = .seconds(5)
+    /// The web port (PROTOCOL.md section 8): the chat page and WebSocket sessions; nil: off.
+    public var httpPort: Int?
+    /// Which pages may open WebSocket sessions (`--ws-origins`).
+    public var webSocketOrigins: OriginPolicy = .sameHost
     public var policyPort: Int?
     public var policyDomain = "*"
     public var proxyProtocol = false

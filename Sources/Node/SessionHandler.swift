@@ -4,8 +4,8 @@ import Logging
 import NIOCore
 import Wire
 
-/// One client connection over TCP (or any pipeline that delivers `InboundFrame`s and takes
-/// zero-terminated frames): admits it, feeds its frames and events to the session's rules
+/// One client connection over TCP or WebSocket (any pipeline that delivers `InboundFrame`s
+/// and takes zero-terminated frames; `WebSocketTransport` adapts a WebSocket): admits it, feeds its frames and events to the session's rules
 /// (`SessionMachine`, where every protocol decision is made), and performs what they say:
 /// writes, cluster calls, timers, closing. Also the transport's own duties: the connection
 /// slot, the Flash policy file, the slow-reader judgement and the flush policy.
@@ -18,6 +18,7 @@ final class SessionHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     let id: SessionID
+    let transport: SessionTransport
     private let node: NodeContext
     private let registry: LoopRegistry
     private var machine: SessionMachine
@@ -35,6 +36,13 @@ final class SessionHandler: ChannelDuplexHandler {
     /// The loop registry will flush this session at the end of its current batch.
     private var awaitingBatchFlush = false
 
+    /// The client's address when the transport learnt it before this handler was added
+    /// (a WebSocket's HTTP request, possibly behind a PROXY header).
+    private let knownAddress: SocketAddress?
+    /// Why the session is closing, for transports that can tell the client (WebSocket
+    /// close status): set around the machine calls that may close.
+    private var closeReason: SessionClosing.Reason = .normal
+
     /// What this client leaves unread (PROTOCOL.md section 7), and the pending verdict.
     private var slowReader: SlowReaderJudge
     private var slowReaderCheck: Scheduled<Void>?
@@ -42,8 +50,11 @@ final class SessionHandler: ChannelDuplexHandler {
     /// The same bytes for every connection.
     private static let connectionAccepted = ServerEvent.connectionAccepted.encoded()
 
-    init(id: SessionID, node: NodeContext, registry: LoopRegistry) {
+    init(id: SessionID, node: NodeContext, registry: LoopRegistry,
+         transport: SessionTransport = .tcp, knownAddress: SocketAddress? = nil) {
         self.id = id
+        self.transport = transport
+        self.knownAddress = knownAddress
         self.node = node
         self.registry = registry
         let configuration = node.configuration
@@ -66,6 +77,10 @@ final class SessionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        // A WebSocket session starts on a connection that is active already.
+        if transport != .tcp, context.channel.isActive {
+            begin(clientAddress: knownAddress ?? context.channel.remoteAddress)
+        }
     }
 
     /// The pipeline is torn down: let go of the context, which holds this handler (a
@@ -95,7 +110,16 @@ final class SessionHandler: ChannelDuplexHandler {
             }
         } else if event is PartialFrameTimedOut {
             node.metrics.malformed.add(1)
-            perform(machine.partialFrameTimedOut())
+            perform(machine.partialFrameTimedOut(), closing: .protocolViolation)
+        } else if event is MessageTooLarge {
+            guard admitted, !ended, !closing else { return }
+            perform(machine.tooLarge(), closing: .tooLarge)
+            flushIfNeeded()
+        } else if event is UnreadableMessage {
+            guard admitted, !ended, !closing else { return }
+            node.metrics.framesIn.add(1)
+            node.metrics.malformed.add(1)
+            perform(machine.malformed(), closing: .protocolViolation)
         } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             node.metrics.idleClosed.add(1)
             perform(machine.idle())
@@ -188,7 +212,7 @@ final class SessionHandler: ChannelDuplexHandler {
         framesSeen += 1
         switch unwrapInboundIn(data) {
         case .tooLarge:
-            perform(machine.tooLarge())
+            perform(machine.tooLarge(), closing: .tooLarge)
         case .document(let frame):
             if framesSeen == 1, isPolicyFileRequest(frame) {
                 writeBytes(policyFileResponse(domain: node.configuration.policyDomain, port: node.configuration.port))
@@ -200,7 +224,7 @@ final class SessionHandler: ChannelDuplexHandler {
             } catch {
                 node.metrics.malformed.add(1)
                 node.logger.debug("malformed frame", metadata: ["session": "\(id)", "error": "\(error)"])
-                perform(machine.malformed())
+                perform(machine.malformed(), closing: .protocolViolation)
             }
         }
     }
@@ -224,6 +248,19 @@ final class SessionHandler: ChannelDuplexHandler {
         for action in actions { perform(action) }
     }
 
+    /// Performs what the machine said, telling the transport `reason` if it closes.
+    private func perform(_ actions: [SessionAction], closing reason: SessionClosing.Reason) {
+        closeReason = reason
+        perform(actions)
+        closeReason = .normal
+    }
+
+    /// Tells the transport why the session is closing (see `SessionClosing`).
+    private func announceClose(_ context: ChannelHandlerContext) {
+        guard transport != .tcp else { return }
+        context.triggerUserOutboundEvent(SessionClosing(reason: closeReason), promise: nil)
+    }
+
     private func perform(_ action: SessionAction) {
         switch action {
         case .send(let event):
@@ -245,10 +282,14 @@ final class SessionHandler: ChannelDuplexHandler {
         case .leaveZone(let zone):
             registry.leaveZone(id, zone: zone)
         case .close(.afterWrites):
-            if let context { closeAfterWrites(context) }
+            if let context {
+                announceClose(context)
+                closeAfterWrites(context)
+            }
         case .close(.drained):
             // One loop turn later, so that events already queued for it on this loop go out first.
             guard let context else { return }
+            announceClose(context)
             flushIfNeeded()
             let channel = context.channel
             context.eventLoop.execute { channel.close(promise: nil) }
@@ -367,6 +408,8 @@ final class SessionHandler: ChannelDuplexHandler {
         node.metrics.slowReadersCut.add(1)
         node.logger.notice("disconnecting slow reader", metadata: ["session": "\(id)", "client": "\(remoteAddress)"])
         slowReaderCheck?.cancel()
+        closeReason = .policy
+        announceClose(context)
         context.close(promise: nil)
     }
 
@@ -394,7 +437,8 @@ final class SessionHandler: ChannelDuplexHandler {
 
     /// Closes the connection for node shutdown, telling the client why.
     func closeForShutdown() {
-        perform(machine.shuttingDown())
+        perform(machine.shuttingDown(), closing: .goingAway)
+        flushIfNeeded()
     }
 
     func flushBatch() {

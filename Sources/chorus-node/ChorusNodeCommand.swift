@@ -34,6 +34,8 @@ struct ChorusNodeCommand: AsyncParsableCommand {
     @Option(help: "Unread outbound bytes after which a slow reader is disconnected (CHORUS_MAX_OUTBOUND_BYTES). Default 1048576.") var maxOutboundBytes: String?
     @Option(help: "Messages per second a session may send on average (CHORUS_FLOOD_RATE). Default 10.") var floodRate: String?
     @Option(help: "Burst of messages above the rate (CHORUS_FLOOD_BURST). Default 20.") var floodBurst: String?
+    @Option(help: "Web port (CHORUS_HTTP_PORT): the chat page at /, WebSocket sessions at /ws (a document per text message) and /xmlsocket (the raw XMLSocket stream in binary messages, for Ruffle's socketProxy). Default off.") var httpPort: String?
+    @Option(help: "Origins of pages allowed to open WebSocket sessions (CHORUS_WS_ORIGINS): comma-separated scheme://host[:port] origins, or * for any. Default: only the node's own page.") var wsOrigins: String?
     @Option(help: "Dedicated Flash socket policy port, e.g. 843 (CHORUS_POLICY_PORT). Default off.") var policyPort: String?
     @Option(help: "Domain allowed by the Flash socket policy (CHORUS_POLICY_DOMAIN). Default *.") var policyDomain: String?
     @Flag(help: "Expect a PROXY protocol v1/v2 header (HAProxy send-proxy) on every connection; connections without one are refused (CHORUS_PROXY_PROTOCOL=true).") var proxyProtocol = false
@@ -129,6 +131,14 @@ struct ChorusNodeCommand: AsyncParsableCommand {
         c.maxOutboundBytes = try settings.int(maxOutboundBytes, "max-outbound-bytes", in: 4096...(1 << 30)) ?? c.maxOutboundBytes
         c.limits.floodRate = try settings.double(floodRate, "flood-rate", in: 0.001...1_000_000) ?? c.limits.floodRate
         c.limits.floodBurst = try settings.int(floodBurst, "flood-burst", in: 1...1_000_000) ?? c.limits.floodBurst
+        c.httpPort = try settings.int(httpPort, "http-port", in: 0...65535)
+        if let origins = try settings.string(wsOrigins, "ws-origins") {
+            do {
+                c.webSocketOrigins = try OriginPolicy(parsing: origins)
+            } catch {
+                throw ConfigurationError("\(error) (--ws-origins / CHORUS_WS_ORIGINS)")
+            }
+        }
         c.policyPort = try settings.int(policyPort, "policy-port", in: 1...65535)
         c.policyDomain = try settings.string(policyDomain, "policy-domain") ?? c.policyDomain
         c.proxyProtocol = try proxyProtocol || (settings.bool(nil, "proxy-protocol") ?? false)
@@ -141,6 +151,9 @@ struct ChorusNodeCommand: AsyncParsableCommand {
         }
         if c.policyPort == c.port {
             throw ConfigurationError("--policy-port \(c.port) is the client port too: choose another port (Flash asks 843)")
+        }
+        if let web = c.httpPort, web != 0, web == c.port || web == c.policyPort {
+            throw ConfigurationError("--http-port \(web) is already the \(web == c.port ? "client" : "policy") port: choose another port for web clients (e.g. 8080)")
         }
         return c
     }

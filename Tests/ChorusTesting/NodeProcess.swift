@@ -20,8 +20,12 @@ public final class NodeProcess: @unchecked Sendable {
 
     /// Starts a node with `--host 127.0.0.1 --port P` and `arguments`, and waits until it logs
     /// that it accepts connections. Set `CHORUS_*` variables of this process are not passed on.
-    public static func start(_ arguments: [String] = [], port: Int? = nil, readyTimeout: Double = 15,
+    ///
+    /// With `web`, the node also opens its web port (`--http-port 0`: the system picks a
+    /// free one) and ``webPort`` is where it listens.
+    public static func start(_ arguments: [String] = [], port: Int? = nil, web: Bool = false, readyTimeout: Double = 15,
                              sourceLocation: SourceLocation = #_sourceLocation) throws -> NodeProcess {
+        let arguments = web ? ["--http-port", "0"] + arguments : arguments
         var attempt = 0
         while true {
             attempt += 1
@@ -29,6 +33,7 @@ public final class NodeProcess: @unchecked Sendable {
             let node = try NodeProcess(arguments: ["--host", "127.0.0.1", "--port", String(chosen)] + arguments, port: chosen)
             do {
                 try node.waitUntilReady(timeout: readyTimeout, sourceLocation: sourceLocation)
+                if web { node.webPort = try node.requireWebPort(timeout: readyTimeout) }
                 return node
             } catch {
                 // The free port may have been taken in between by another test's node: retry.
@@ -63,6 +68,27 @@ public final class NodeProcess: @unchecked Sendable {
     deinit {
         kill()
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The web port, when started with `web`.
+    public private(set) var webPort: Int?
+
+    /// The web port the node logged (`serving web clients on HOST:PORT`), waiting for the
+    /// line up to `timeout` seconds.
+    public func requireWebPort(timeout: Double = 15) throws -> Int {
+        if let webPort { return webPort }
+        let marker = "serving web clients on "
+        func parsed() -> Int? {
+            guard let range = output.range(of: marker) else { return nil }
+            // "127.0.0.1:PORT: the chat page at /, …"
+            let address = output[range.upperBound...].split(separator: " ").first ?? ""
+            return address.split(separator: ":").last.flatMap { Int($0) }
+        }
+        _ = eventuallyBlocking(timeout: timeout) { parsed() != nil || !isRunning }
+        guard let port = parsed() else {
+            throw TestFailure("chorus-node has no web port (start it with web: true); log:\n\(logTail())")
+        }
+        return port
     }
 
     /// The node's process id.

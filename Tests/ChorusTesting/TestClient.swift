@@ -13,6 +13,11 @@ import Darwin
 /// frames are read only when the test asks for them, so a client that is never asked to read
 /// is a true slow reader.
 ///
+/// The same client speaks WebSocket (PROTOCOL.md section 8) when made with a
+/// ``ClientTransport`` other than `.tcp`: it upgrades on connecting, sends each document as
+/// a text message (`/ws`) or the raw stream in binary messages (`/xmlsocket`), and turns
+/// what it receives back into frames, so every helper works on every transport.
+///
 /// By default `UpdateRoomList ChangeRoomDetails` frames (room counts, pushed asynchronously and
 /// coalesced) are skipped by ``next(timeout:)`` and the `expect` helpers; set
 /// ``skipsCountUpdates`` to false to see them. Every frame received is kept in ``history``.
@@ -31,11 +36,21 @@ public final class TestClient {
 
     public static let defaultTimeout: Double = 5
 
+    public let transport: ClientTransport
+    /// Bytes received on a WebSocket, not yet a whole WebSocket frame.
+    private var wire: [UInt8] = []
+    /// Every WebSocket frame received, in order.
+    public private(set) var webSocketFrames: [WebSocketWire.Frame] = []
+    /// The server's close frame, once received.
+    public private(set) var closeFrame: WebSocketWire.Frame?
+
     /// Connects to `port` on 127.0.0.1. `receiveBuffer` sets SO_RCVBUF before connecting (a
     /// small value makes a non-reading client's window fill up quickly).
-    public init(port: Int, name: String = "client", node: NodeProcess? = nil, receiveBuffer: Int32? = nil) throws {
+    public init(port: Int, name: String = "client", node: NodeProcess? = nil, receiveBuffer: Int32? = nil,
+                transport: ClientTransport = .tcp, origin: String? = nil) throws {
         self.name = name
         self.node = node
+        self.transport = transport
         fd = try Socket.makeTCP()
         if let receiveBuffer { Socket.setOption(fd, level: SOL_SOCKET, name: SO_RCVBUF, value: receiveBuffer) }
         Socket.setOption(fd, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
@@ -44,12 +59,47 @@ public final class TestClient {
             Socket.close(fd)
             throw TestFailure("\(name): connect to 127.0.0.1:\(port) failed: errno \(code)")
         }
+        if let path = transport.path {
+            try upgrade(path: path, port: port, origin: origin)
+        }
+    }
+
+    /// The WebSocket handshake: the upgrade request, then `101` with the right accept value.
+    private func upgrade(path: String, port: Int, origin: String?) throws {
+        let key = WebSocketWire.makeKey()
+        try Socket.sendAll(fd, WebSocketWire.upgradeRequest(path: path, host: "127.0.0.1:\(port)", key: key, origin: origin))
+        let deadline = Date().addingTimeInterval(Self.defaultTimeout)
+        var received: [UInt8] = []
+        let end: [UInt8] = Array("\r\n\r\n".utf8)
+        while true {
+            if let range = received.firstRange(of: end) {
+                let head = String(decoding: received[..<range.lowerBound], as: UTF8.self)
+                wire = Array(received[range.upperBound...])
+                guard head.hasPrefix("HTTP/1.1 101") else {
+                    throw TestFailure("\(name): WebSocket upgrade of \(path) refused: \(head)")
+                }
+                guard head.lowercased().contains("sec-websocket-accept: \(WebSocketWire.acceptValue(key: key).lowercased())") else {
+                    throw TestFailure("\(name): wrong Sec-WebSocket-Accept in: \(head)")
+                }
+                try takeWebSocketFrames()  // what came with the 101
+                return
+            }
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0, Socket.waitReadable(fd, milliseconds: Int32(remaining * 1000) + 1) else {
+                throw TestFailure("\(name): no answer to the WebSocket upgrade of \(path) within \(Self.defaultTimeout) s")
+            }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { throw TestFailure("\(name): connection closed during the WebSocket upgrade of \(path)") }
+            received += chunk[0..<count]
+        }
     }
 
     /// Connects to `node` and reads the `ConnectionResponse`, which must be `Accepted`.
     public convenience init(_ node: NodeProcess, name: String = "client", receiveBuffer: Int32? = nil,
-                     sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try self.init(port: node.port, name: name, node: node, receiveBuffer: receiveBuffer)
+                            transport: ClientTransport = .tcp, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let port = transport == .tcp ? node.port : try node.requireWebPort()
+        try self.init(port: port, name: name, node: node, receiveBuffer: receiveBuffer, transport: transport)
         let response = try expect("ConnectionResponse", sourceLocation: sourceLocation)
         guard response.result == "Accepted" else {
             throw failure("connection not accepted: \(response.raw)", sourceLocation)
@@ -67,13 +117,27 @@ public final class TestClient {
 
     // MARK: Sending
 
-    /// Sends `xml` followed by the zero byte.
+    /// Sends `xml` followed by the zero byte (on `/ws`: `xml` as one text message).
     public func send(_ xml: String) throws {
-        try sendRaw(Array(xml.utf8) + [0])
+        if transport == .ws {
+            try sendWire(WebSocketWire.frame(WebSocketWire.Opcode.text.rawValue, Array(xml.utf8)))
+        } else {
+            try sendRaw(Array(xml.utf8) + [0])
+        }
     }
 
-    /// Sends bytes exactly as given, in one write.
+    /// Sends bytes exactly as given, in one write (on a WebSocket: as one message, text on
+    /// `/ws`, binary on `/xmlsocket`).
     public func sendRaw(_ bytes: [UInt8]) throws {
+        switch transport {
+        case .tcp: try sendWire(bytes)
+        case .ws: try sendWire(WebSocketWire.frame(WebSocketWire.Opcode.text.rawValue, bytes))
+        case .xmlsocket: try sendWire(WebSocketWire.frame(WebSocketWire.Opcode.binary.rawValue, bytes))
+        }
+    }
+
+    /// Writes bytes to the socket exactly as given (hand-made WebSocket frames).
+    public func sendWire(_ bytes: [UInt8]) throws {
         guard fd >= 0 else { throw TestFailure("\(name): send on a closed client") }
         try Socket.sendAll(fd, bytes)
     }
@@ -279,9 +343,9 @@ public final class TestClient {
 
     /// Connects to `port`, expects `ConnectionResponse` `Accepted` and logs in as `name` (the
     /// `RoomList` before `LoginResponse` is skipped); closes the connection if any step fails.
-    public static func loggedIn(port: Int, name: String, timeout: Double = 10,
+    public static func loggedIn(port: Int, name: String, timeout: Double = 10, transport: ClientTransport = .tcp,
                                 sourceLocation: SourceLocation = #_sourceLocation) throws -> TestClient {
-        let client = try TestClient(port: port, name: name)
+        let client = try TestClient(port: port, name: name, transport: transport)
         do {
             let greeting = try client.next(action: "ConnectionResponse", timeout: timeout, sourceLocation: sourceLocation)
             guard greeting.result == "Accepted" else { throw TestFailure("\(name): not accepted: \(greeting.raw)", sourceLocation: sourceLocation) }
@@ -296,9 +360,9 @@ public final class TestClient {
     }
 
     /// Connects to `port` and reads `ConnectionResponse` `Accepted`.
-    public static func accepted(port: Int, name: String, receiveBuffer: Int32? = nil,
-                                sourceLocation: SourceLocation = #_sourceLocation) throws -> TestClient {
-        let client = try TestClient(port: port, name: name, receiveBuffer: receiveBuffer)
+    public static func accepted(port: Int, name: String, receiveBuffer: Int32? = nil, transport: ClientTransport = .tcp,
+                                origin: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> TestClient {
+        let client = try TestClient(port: port, name: name, receiveBuffer: receiveBuffer, transport: transport, origin: origin)
         let response = try client.expect("ConnectionResponse", sourceLocation: sourceLocation)
         guard response.result == "Accepted" else { throw TestFailure("\(name): connection not accepted: \(response.raw)") }
         return client
@@ -323,11 +387,39 @@ public final class TestClient {
             }
             var chunk = [UInt8](repeating: 0, count: 65536)
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count > 0 {
+            if count > 0, transport != .tcp {
+                wire.append(contentsOf: chunk[0..<count])
+                try takeWebSocketFrames()
+            } else if count > 0 {
                 buffer.append(contentsOf: chunk[0..<count])
             } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
                 if count < 0, errno == ECONNRESET { resetByPeer = true }
                 closedByPeer = true  // orderly close, or reset
+            }
+        }
+    }
+
+    /// Turns whole WebSocket frames into protocol bytes: a text message is one document
+    /// (its zero byte added here), a binary message raw stream bytes. A close frame ends the
+    /// connection; pings are answered.
+    private func takeWebSocketFrames() throws {
+        while let frame = WebSocketWire.takeFrame(&wire) {
+            webSocketFrames.append(frame)
+            if frame.masked { throw failure("the server sent a masked frame (RFC 6455 5.1)", nil) }
+            switch WebSocketWire.Opcode(rawValue: frame.opcode) {
+            case .text:
+                if frame.payload.contains(0) { throw failure("a text message with a zero byte in it", nil) }
+                buffer += frame.payload + [0]
+            case .binary:
+                if transport == .ws { throw failure("a binary message on /ws", nil) }
+                buffer += frame.payload
+            case .close:
+                closeFrame = frame
+                closedByPeer = true
+            case .ping:
+                try? sendWire(WebSocketWire.frame(WebSocketWire.Opcode.pong.rawValue, frame.payload))
+            default:
+                break
             }
         }
     }
@@ -364,5 +456,23 @@ public final class TestClient {
         if let node { text += "\nnode log (tail):\n" + node.logTail() }
         if let location { return TestFailure(text, sourceLocation: location) }
         return TestFailure(text)
+    }
+}
+
+/// How a ``TestClient`` reaches the node.
+public enum ClientTransport: Sendable, Equatable {
+    /// The client port: zero-terminated documents over TCP.
+    case tcp
+    /// The web port's `/ws`: one document per text message.
+    case ws
+    /// The web port's `/xmlsocket`: the raw stream in binary messages.
+    case xmlsocket
+
+    var path: String? {
+        switch self {
+        case .tcp: return nil
+        case .ws: return "/ws"
+        case .xmlsocket: return "/xmlsocket"
+        }
     }
 }

@@ -90,6 +90,21 @@ struct ClusterScriptTests {
         try carol.request("GetLoggedInUserCount")
         _ = try carol.next(action: "GetLoggedInUserCount", containing: ["<LoggedInUsers>3</LoggedInUsers>"])
 
+        // Browsers come in through HAProxy's web port: the page, and a WebSocket session in
+        // the same room as the TCP users of other nodes.
+        let page = try HTTPProbe.request(port: cluster.webPort, "/")
+        #expect(page.status == 200 && page.body.contains("msg_txt"))
+        let wendy = try TestClient.loggedIn(port: cluster.webPort, name: "wendy", transport: .ws)
+        clients.append(wendy)
+        try wendy.request("JoinRoom", "<Zone><Name>Chat</Name><Room><Name>DeployRoom</Name><Password></Password></Room></Zone>")
+        _ = try wendy.next(action: "JoinRoom", timeout: 10, containing: ["<Result>Success</Result>", "<Name>alice</Name>", "<Name>bob</Name>"])
+        _ = try alice.next(action: "UpdateUserList", timeout: 10, containing: ["<MinorAction>UserJoined</MinorAction>", "<Name>wendy</Name>"])
+        _ = try bob.next(action: "UpdateUserList", timeout: 10, containing: ["<MinorAction>UserJoined</MinorAction>", "<Name>wendy</Name>"])
+        try wendy.send(Request.publicMessage("hi from the web port"))
+        _ = try bob.next(action: "SendPublicMessage", timeout: 10, containing: ["hi from the web port", "<User>wendy</User>"])
+        try bob.send(Request.publicMessage("hi back over TCP"))
+        _ = try wendy.next(action: "SendPublicMessage", timeout: 10, containing: ["hi back over TCP", "<User>bob</User>"])
+
         // Stop bob's node. Its PID comes from the script's cluster.env.
         let stopped = try #require(placement["bob"])
         let stoppedIndex = try #require(Int(stopped.dropFirst("node".count)))

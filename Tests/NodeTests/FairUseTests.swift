@@ -81,18 +81,19 @@ struct FairUseTests {
         #expect(through, "no message went through after waiting")
     }
 
-    @Test("Slow reader: a member that never reads is disconnected; a reading member loses nothing")
-    func slowReader() throws {
+    @Test("Slow reader: a member that never reads is disconnected; a reading member loses nothing",
+          arguments: [(ClientTransport.tcp, ClientTransport.tcp), (.ws, .ws), (.xmlsocket, .xmlsocket)])
+    func slowReader(readerTransport: ClientTransport, slothTransport: ClientTransport) throws {
         let node = try NodeProcess.start([
             "--rooms", "Lobby", "--flood-rate", "1000000", "--flood-burst", "1000000", "--max-outbound-bytes", "65536",
-        ])
+        ], web: true)
         let flooder = try TestClient(node, name: "Flooder")
         try flooder.login("Flooder")
         try flooder.joinRoom("Lobby")
-        let reader = try TestClient(node, name: "Reader")
+        let reader = try TestClient(node, name: "Reader", transport: readerTransport)
         try reader.login("Reader")
         try reader.joinRoom("Lobby")
-        let sloth = try TestClient(node, name: "Sloth", receiveBuffer: 4096)
+        let sloth = try TestClient(node, name: "Sloth", receiveBuffer: 4096, transport: slothTransport)
         try sloth.login("Sloth")
         try sloth.joinRoom("Lobby")
         // From here on, Sloth never reads.

@@ -40,6 +40,10 @@ struct LifecycleTests {
               (["--idle-timeout", "soon"], "--idle-timeout"),
               (["--flood-rate=-1"], "--flood-rate"),
               (["--max-frame-bytes", "10"], "--max-frame-bytes"),
+              (["--http-port", "web"], "--http-port"),
+              (["--port", "9999", "--http-port", "9999"], "--http-port"),
+              (["--ws-origins", "chat.example.com"], "--ws-origins"),
+              (["--ws-origins", "https://a.example/chat"], "--ws-origins"),
           ])
     func badConfiguration(arguments: [String], option: String) throws {
         let (status, stdout, stderr) = try NodeProcess.run(arguments)

@@ -19,6 +19,7 @@ final class LocalCluster: Sendable {
     }
 
     var clientPort: Int { Int(env["CLIENT_PORT"]!)! }
+    var webPort: Int { Int(env["WEB_PORT"]!)! }
     var nodeCount: Int { Int(env["NODE_COUNT"]!)! }
     var statsSocket: String { env["HAPROXY_STATS_SOCKET"]! }
     func nodePID(_ k: Int) -> Int32 { Int32(env["NODE\(k)_PID"]!)! }
@@ -35,13 +36,13 @@ final class LocalCluster: Sendable {
 
     static func start(nodes: Int, extraArguments: [String] = []) async throws -> LocalCluster {
         let runDirectory = try makeTemporaryDirectory("deploytests-cluster")
-        let ports = try freePorts(2 + nodes)
+        let ports = try freePorts(3 + nodes)
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("CHORUS_") { environment[key] = nil }
         environment["CHORUS_NODE_BINARY"] = try Binaries.chorusNode().path
         let arguments = [
-            "-n", String(nodes), "-p", String(ports[0]), "--redis-port", String(ports[1]),
-            "--node-ports", ports[2...].map(String.init).joined(separator: ","),
+            "-n", String(nodes), "-p", String(ports[0]), "--redis-port", String(ports[1]), "--web-port", String(ports[2]),
+            "--node-ports", ports[3...].map(String.init).joined(separator: ","),
             "--run-dir", runDirectory.path,
         ] + extraArguments
         let script = try ChildProcess(

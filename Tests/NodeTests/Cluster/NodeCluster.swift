@@ -22,18 +22,21 @@ import Darwin
 final class NodeCluster: @unchecked Sendable {
     let redis: RedisServer
     let arguments: [String]
+    /// Every node also opens a web port (WebSocket clients).
+    let web: Bool
     let prefix = "chorus:"
     private(set) var nodes: [NodeProcess] = []
 
-    private init(redis: RedisServer, arguments: [String]) {
+    private init(redis: RedisServer, arguments: [String], web: Bool) {
         self.redis = redis
         self.arguments = arguments
+        self.web = web
     }
 
-    static func with<Result>(nodes count: Int = 3, arguments: [String] = [],
+    static func with<Result>(nodes count: Int = 3, arguments: [String] = [], web: Bool = false,
                              _ body: (NodeCluster) async throws -> Result) async throws -> Result {
         let redis = try await RedisServer.start()
-        let cluster = NodeCluster(redis: redis, arguments: arguments)
+        let cluster = NodeCluster(redis: redis, arguments: arguments, web: web)
         return try await withCleanup({
             for index in 0..<count { cluster.nodes.append(try cluster.startNode(index)) }
             return try await body(cluster)
@@ -41,7 +44,8 @@ final class NodeCluster: @unchecked Sendable {
     }
 
     private func startNode(_ index: Int) throws -> NodeProcess {
-        try NodeProcess.start(["--redis", redis.url, "--node-id", "n\(index + 1)", "--rooms", "Lobby", "--threads", "1"] + arguments)
+        try NodeProcess.start(["--redis", redis.url, "--node-id", "n\(index + 1)", "--rooms", "Lobby", "--threads", "1"] + arguments,
+                              web: web)
     }
 
     private func close() async {
@@ -55,13 +59,15 @@ final class NodeCluster: @unchecked Sendable {
     func nodeID(_ index: Int) throws -> String { try loggedNodeID(nodes[index], number: index + 1) }
 
     /// A client connected to node `index` (0-based), past `ConnectionResponse`.
-    func client(_ index: Int, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> TestClient {
-        try TestClient(nodes[index], name: "\(name)@n\(index + 1)", sourceLocation: sourceLocation)
+    func client(_ index: Int, _ name: String, transport: ClientTransport = .tcp,
+                sourceLocation: SourceLocation = #_sourceLocation) throws -> TestClient {
+        try TestClient(nodes[index], name: "\(name)@n\(index + 1)", transport: transport, sourceLocation: sourceLocation)
     }
 
     /// A client of node `index`, logged in as `user`.
-    func loggedIn(_ index: Int, _ user: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> TestClient {
-        let client = try client(index, user, sourceLocation: sourceLocation)
+    func loggedIn(_ index: Int, _ user: String, transport: ClientTransport = .tcp,
+                  sourceLocation: SourceLocation = #_sourceLocation) throws -> TestClient {
+        let client = try client(index, user, transport: transport, sourceLocation: sourceLocation)
         try client.login(user, sourceLocation: sourceLocation)
         return client
     }

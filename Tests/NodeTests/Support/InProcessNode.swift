@@ -8,8 +8,10 @@ import Testing
 /// A Chorus node running inside the test process on 127.0.0.1, port 0 (the bound port is
 /// read back, never guessed), on the in-process bus unless `configuration.redisURL` is set.
 /// `stop()` shuts it down as SIGTERM would and waits until it has.
+/// With `configuration.httpPort` set (0 picks a free port), ``webPort`` is its web port.
 final class InProcessNode: Sendable {
     let port: Int
+    let webPort: Int?
     private let task: Task<Void, any Error>
 
     static func start(_ configure: (inout NodeConfiguration) -> Void = { _ in },
@@ -22,21 +24,35 @@ final class InProcessNode: Sendable {
         var logger = Logger(label: "chorus-test")
         logger.logLevel = .warning
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let node = ChorusNode(configuration: configuration, logger: logger) { port in
+        let (webPorts, webContinuation) = AsyncStream.makeStream(of: Int.self)
+        let node = ChorusNode(configuration: configuration, logger: logger, onListening: { port in
             continuation.yield(port)
             continuation.finish()
-        }
+        }, onWebListening: { port in
+            webContinuation.yield(port)
+            webContinuation.finish()
+        })
         let task = Task { try await node.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else {
             _ = await task.result
             throw TestFailure("the in-process node stopped before it listened")
         }
-        return InProcessNode(port: port, task: task)
+        var webPort: Int?
+        if configuration.httpPort != nil {
+            var webIterator = webPorts.makeAsyncIterator()
+            webPort = await webIterator.next()
+            guard webPort != nil else {
+                _ = await task.result
+                throw TestFailure("the in-process node stopped before its web port listened")
+            }
+        }
+        return InProcessNode(port: port, webPort: webPort, task: task)
     }
 
-    private init(port: Int, task: Task<Void, any Error>) {
+    private init(port: Int, webPort: Int?, task: Task<Void, any Error>) {
         self.port = port
+        self.webPort = webPort
         self.task = task
     }
 
