@@ -11,14 +11,16 @@ import Glibc
 /// the first `docker-compose up` showed it. Here the node drops to `nobody` with setpriv.
 @Suite("chorus-node without root")
 struct UnprivilegedNodeTests {
-    @Test("an unprivileged node connects to Redis and serves a client")
+    @Test("an unprivileged node connects to Redis and serves a client and the web page")
     func servesWithoutRoot() async throws {
         try await RedisServer.with { redis in
             let directory = try makeTemporaryDirectory("deploytests-unprivileged")
             defer { try? FileManager.default.removeItem(at: directory) }
-            let port = try freePort()
+            let ports = try freePorts(2)
+            let (port, webPort) = (ports[0], ports[1])
             let node = try Binaries.chorusNode().path
-            let arguments = ["--host", "127.0.0.1", "--port", String(port), "--threads", "1", "--redis", redis.url]
+            let arguments = ["--host", "127.0.0.1", "--port", String(port), "--http-port", String(webPort),
+                             "--threads", "1", "--redis", redis.url]
             var environment = ProcessInfo.processInfo.environment
             for key in environment.keys where key.hasPrefix("CHORUS_") { environment[key] = nil }
             let child: ChildProcess
@@ -35,7 +37,7 @@ struct UnprivilegedNodeTests {
             try await withCleanup {
                 _ = try await eventually(timeout: .seconds(30), every: .milliseconds(50)) { () -> Bool? in
                     guard child.isRunning else { throw TestFailure("chorus-node exited: \(child.log)") }
-                    return child.log.contains("accepting connections on") ? true : nil
+                    return child.log.contains("accepting connections on") && child.log.contains("serving web clients") ? true : nil
                 }
                 let status = try String(contentsOfFile: "/proc/\(child.pid)/status", encoding: .utf8)
                 let uid = status.split(separator: "\n").first { $0.hasPrefix("Uid:") } ?? ""
@@ -43,6 +45,8 @@ struct UnprivilegedNodeTests {
                 let alice = try TestClient.loggedIn(port: port, name: "alice")
                 try alice.createRoom("Unprivileged")
                 alice.close()
+                let page = try HTTPProbe.request(port: webPort, "/")
+                #expect(page.status == 200, "the web port answered: \(page.head)")
                 #expect(!child.log.contains("Permission denied"), "\(child.log)")
             } cleanup: {
                 await child.stop()
