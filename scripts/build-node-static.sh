@@ -6,19 +6,22 @@
 #
 # Usage: scripts/build-node-static.sh [--debug] [--output PATH]
 #   default   release build (what a deployment should run; several minutes from scratch)
-#   --debug   debug build: after `swift build` this only links again (seconds); what the
-#             test suite puts in the image it tests (scripts/test.sh)
+#   --debug   debug build: after `swift build --build-tests` this only links again (seconds);
+#             what the test suite puts in the image it tests (scripts/test.sh)
 #
 # deploy/Dockerfile's builder stage (the Swift image) runs this script too, so both ways to
-# make the node image link the same way.
+# make the node image build the same way.
 #
-# Why not just `swift build --static-swift-stdlib`: with Swift 6.3, linking Foundation
-# statically leaves its own static libraries (_FoundationICU, _FoundationCShims,
-# _FoundationCollections, CoreFoundation) off the link line, and the link fails with
-# undefined references such as swift_uenum_close
-# (https://github.com/swiftlang/swift-package-manager/issues/10564). They are added here,
-# as one group so that their order does not matter. On a toolchain without the bug they
-# are merely redundant.
+# How: compile as usual (`swift build --product chorus-node`), then link again with
+# --static-swift-stdlib, adding Foundation's static libraries (_FoundationICU,
+# _FoundationCShims, _FoundationCollections, CoreFoundation) as one linker group, then link
+# the plain binary back. Why not just `swift build --static-swift-stdlib`: SwiftPM (6.3)
+# does not recompile when that flag changes, and objects compiled with it name
+# static-only libraries that make the next plain link of the same build directory fail
+# ("cannot find -lCoreFoundation"), while objects compiled without it leave Foundation's
+# static libraries off a static link ("undefined reference to swift_uenum_close"; see also
+# https://github.com/swiftlang/swift-package-manager/issues/10564). Compiling only ever
+# without the flag keeps the build directory good for both.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -28,7 +31,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --debug) configuration=debug ;;
     --output) output=${2:?--output needs a path}; shift ;;
-    -h | --help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-node-static: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -41,6 +44,7 @@ for library in Foundation FoundationEssentials FoundationInternationalization _F
 done
 link+=(-Xlinker --end-group)
 
+swift build -c "$configuration" --product chorus-node
 swift build -c "$configuration" --product chorus-node --static-swift-stdlib "${link[@]}"
 binary="$(swift build -c "$configuration" --show-bin-path)/chorus-node"
 if ldd "$binary" | grep -q 'libswift\|libFoundation'; then
@@ -53,4 +57,6 @@ mkdir -p "$(dirname "$output")"
 install -m 0755 "$binary" "$output.tmp"
 strip "$output.tmp"
 mv -f "$output.tmp" "$output"
+# The build directory's chorus-node as `swift build` makes it again (only a link).
+swift build -c "$configuration" --product chorus-node
 echo "build-node-static: $output ($configuration, $(du -h "$output" | cut -f1), static Swift runtime)" >&2

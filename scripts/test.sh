@@ -10,11 +10,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-deps.sh
-# The compose test's node image takes a chorus-node with a static Swift runtime
-# (deploy/prebuilt/chorus-node). A debug build that only links again: a few seconds here,
-# and the build below compiles nothing twice.
-scripts/build-node-static.sh --debug
 swift build --build-tests
+# The compose test's node image takes a chorus-node with a static Swift runtime
+# (deploy/prebuilt/chorus-node): the debug build above, linked again (seconds).
+scripts/build-node-static.sh --debug
 # Suites start real redis-server and chorus-node processes; run one test at a time so a
 # small CI machine does not starve them (timing-dependent checks stay honest).
 tests=0
