@@ -14,6 +14,12 @@ public struct ChatLimits: Sendable, Equatable {
     public var passwordAttempts = PasswordAttempts.Policy()
     /// Accounts (name key → password). Empty: any password is accepted.
     public var accounts: [String: String] = [:]
+    /// Moderator accounts (name key → password), from `--moderators`. Their names are
+    /// reserved: a plain `Login` of one gets `Name is already in use`.
+    public var moderators: [String: String] = [:]
+    /// How long one minute of a ban's `Expires` lasts, in milliseconds (60 000; tests shorten
+    /// it with the hidden `--ban-minute-seconds`).
+    public var banMinuteMilliseconds: Int64 = 60_000
 
     public init() {}
 }

@@ -3,6 +3,7 @@
 public enum Reason: String, Sendable, Error, Equatable, CaseIterable {
     // Connection
     case serverFull = "Server is full"
+    case addressBanned = "Address is banned"
     // Login
     case nameRequired = "Name is required"
     case nameTooLong = "Name is too long"
@@ -11,6 +12,7 @@ public enum Reason: String, Sendable, Error, Equatable, CaseIterable {
     case alreadyLoggedIn = "Already logged in"
     case incorrectPassword = "Incorrect password"
     case tooManyAttempts = "Too many attempts"
+    case nameBanned = "Name is banned"
     case clusterUnavailable = "Cluster unavailable"
     // Rooms
     case roomExists = "Room already exists"
@@ -30,6 +32,8 @@ public enum Reason: String, Sendable, Error, Equatable, CaseIterable {
     case userNotFound = "User not found"
     case tooManyRecipients = "Too many recipients"
     case messagesLost = "Messages lost"
+    // Moderation
+    case notAllowed = "Not allowed"
     // Frames
     case malformedMessage = "Malformed message"
     case messageTooLarge = "Message too large"

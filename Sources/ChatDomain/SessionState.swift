@@ -40,8 +40,44 @@ public struct SessionState: Sendable {
         case .failure(let reason): return .failure(reason)
         case .success(let valid): name = valid
         }
+        // A moderator's name (or a look-alike of it) is not free for plain logins while the
+        // moderators file lists it: to others it is a name in use (docs/protocol.md, AdminLogin).
+        if limits.moderators[name.key] != nil { return .failure(.nameInUse) }
         if !passwordMatches(name, password) { return .failure(.incorrectPassword) }
         return .success((name, UserProfile(name: name.display, variables: variables)))
+    }
+
+    /// What an AdminLogin request asks the cluster for: the moderator's validated name and
+    /// profile (`Moderator="true"`). Any name that is not a moderator's, or a wrong password,
+    /// is `Incorrect password`, so the answer never tells which names are moderators.
+    public func checkAdminLogin(name raw: String, password: String) -> Result<(UserName, UserProfile), Reason> {
+        guard phase == .connected else { return .failure(.alreadyLoggedIn) }
+        guard case .success(let name) = UserName.validate(raw, maxLength: limits.maxNameLength), !name.mixesScripts,
+              let expected = limits.moderators[name.key], expected == password else { return .failure(.incorrectPassword) }
+        return .success((name, UserProfile(name: name.display, moderator: true)))
+    }
+
+    /// Whether this session logged in as a moderator.
+    public var isModerator: Bool { profile?.moderator == true }
+
+    /// What a ModeratorCommand asks the cluster for, or why not: `Not allowed` (not logged in
+    /// as a moderator), `User not found` (a name no login can have). `minorAction` is
+    /// `Kick`, `Ban` or `Unban` in any letter case; nil for any other (the caller answers it).
+    public func checkModeration(minorAction: String, userName: String, reason: String, expires: String,
+                                address: Bool) -> Result<Moderation, Reason>? {
+        let action: Moderation.Action
+        switch minorAction.trimmingSpaces.lowercased() {
+        case "kick": action = .kick
+        case "ban": action = .ban(minutes: Moderation.minutes(fromExpires: expires), address: address)
+        case "unban": action = .unban
+        default: return nil
+        }
+        guard phase == .loggedIn, isModerator else { return .failure(.notAllowed) }
+        let target = userName.trimmingSpaces
+        guard case .success(let name) = UserName.validate(target, maxLength: limits.maxNameLength) else {
+            return .failure(.userNotFound)
+        }
+        return .success(Moderation(action: action, targetName: target, targetKey: name.key, reason: reason))
     }
 
     /// Whether logins check passwords (the node has accounts).

@@ -59,6 +59,44 @@ public protocol ClusterBus: AnyObject, Sendable {
     func isLockedOut(nameKey: String) async throws(ClusterError) -> Bool
     /// Records a wrong account password for this name key; returns true if the name is now locked out.
     func recordWrongPassword(nameKey: String) async throws(ClusterError) -> Bool
+
+    /// Carries out a moderator's kick, ban or unban, atomically, wherever the target is
+    /// (PROTOCOL.md section 5): a ban is stored (with its expiry) before the target, if it
+    /// is online, gets `request.notice` as a ``ClusterEvent/kick(_:_:)`` on its node.
+    func moderate(_ request: ModerationRequest) async throws(ClusterError) -> ModerationOutcome
+
+    /// Whether new connections from this client address are banned.
+    func isAddressBanned(_ address: String) async throws(ClusterError) -> Bool
+}
+
+/// A moderator's command as the cluster carries it out.
+public struct ModerationRequest: Sendable {
+    public enum Action: Sendable, Equatable {
+        /// The target (online) gets the notice and is disconnected.
+        case kick
+        /// The name key is banned for `milliseconds` (nil: until unbanned); with `address`,
+        /// so is the online target's client address; an online target is then kicked.
+        case ban(milliseconds: Int64?, address: Bool)
+        /// The name's ban, and the address ban that came with it, are lifted.
+        case unban
+    }
+
+    public var action: Action
+    public var targetKey: String
+    /// The encoded push the target receives before it is disconnected (`Kicked`, `Banned`).
+    public var notice: ByteBuffer
+
+    public init(action: Action, targetKey: String, notice: ByteBuffer) {
+        self.action = action
+        self.targetKey = targetKey
+        self.notice = notice
+    }
+}
+
+public enum ModerationOutcome: Sendable, Equatable {
+    case done
+    /// Kick: nobody online has the name. Unban: the name is not banned.
+    case userNotFound
 }
 
 /// The cluster cannot be reached (PROTOCOL.md: `Cluster unavailable`).
@@ -81,6 +119,9 @@ public enum ClusterEvent: Sendable {
     /// The cluster ended this session (e.g. its name was taken while the cluster was
     /// partitioned): the node tells the client `reason` and closes the connection.
     case evict(SessionID, Reason)
+    /// A moderator removed this session: the node sends it the encoded notice (`Kicked` or
+    /// `Banned`) and closes the connection; the user leaves as if it had closed.
+    case kick(SessionID, ByteBuffer)
     /// The cluster's state changed without its events (Redis lost its data): the node sends
     /// every user a fresh `RoomList` of its zone.
     case resync
@@ -106,12 +147,15 @@ public struct LoginRequest: Sendable {
     public var profile: UserProfile
     /// The zone the user starts in (the node's default zone).
     public var zone: String
+    /// The client's address (behind a PROXY header, the real one), for address bans.
+    public var address: String
 
-    public init(session: SessionID, name: UserName, profile: UserProfile, zone: String) {
+    public init(session: SessionID, name: UserName, profile: UserProfile, zone: String, address: String = "") {
         self.session = session
         self.name = name
         self.profile = profile
         self.zone = zone
+        self.address = address
     }
 }
 
@@ -119,6 +163,8 @@ public enum LoginOutcome: Sendable, Equatable {
     /// The name is the session's; the default zone's room list comes with it.
     case accepted(ZoneListing)
     case nameInUse
+    /// A moderator banned the name (PROTOCOL.md section 5: `Name is banned`).
+    case nameBanned
 }
 
 public struct JoinRequest: Sendable {

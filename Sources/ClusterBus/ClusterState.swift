@@ -11,6 +11,8 @@ struct ClusterState {
         var profile: UserProfile
         var zone: String
         var room: RoomRef?
+        /// The client's address, for address bans.
+        var address: String
     }
 
     struct Room {
@@ -31,6 +33,8 @@ struct ClusterState {
     private(set) var zones: [String: Zone] = [:]
     /// Wrong account passwords and lockouts, by name key.
     var passwords: PasswordLockoutTable
+    /// Name and address bans (PROTOCOL.md section 5).
+    var bans = BanTable()
 
     init(rules: ClusterRules) {
         self.rules = rules
@@ -55,10 +59,12 @@ struct ClusterState {
         return ZoneListing(zone: zone, users: record.users, rooms: listed)
     }
 
-    mutating func login(_ request: LoginRequest) -> LoginOutcome {
+    mutating func login(_ request: LoginRequest, at now: ContinuousClock.Instant) -> LoginOutcome {
+        if bans.isNameBanned(request.name.key, at: now) { return .nameBanned }
         guard names[request.name.key] == nil, sessions[request.session] == nil else { return .nameInUse }
         names[request.name.key] = request.session
-        sessions[request.session] = Session(name: request.name, profile: request.profile, zone: request.zone, room: nil)
+        sessions[request.session] = Session(name: request.name, profile: request.profile, zone: request.zone, room: nil,
+                                            address: request.address)
         zones[request.zone, default: Zone()].users += 1
         return .accepted(listing(of: request.zone))
     }
@@ -127,6 +133,30 @@ struct ClusterState {
     }
 
     func session(forNameKey key: String) -> SessionID? { names[key] }
+
+    /// A moderator's command (see `ClusterBus.moderate`): the ban is stored first, then the
+    /// online target gets its notice as a `kick` event.
+    mutating func moderate(_ request: ModerationRequest, at now: ContinuousClock.Instant,
+                           events: inout [ClusterEvent]) -> ModerationOutcome {
+        let target = names[request.targetKey]
+        switch request.action {
+        case .unban:
+            return bans.unban(request.targetKey, at: now) ? .done : .userNotFound
+        case .kick:
+            guard let target else { return .userNotFound }
+            events.append(.kick(target, request.notice))
+        case .ban(let milliseconds, let withAddress):
+            let address = withAddress ? target.flatMap { sessions[$0]?.address }.flatMap(Self.bannableAddress) : nil
+            bans.ban(request.targetKey, address: address, for: milliseconds.map { .milliseconds($0) }, at: now)
+            if let target { events.append(.kick(target, request.notice)) }
+        }
+        return .done
+    }
+
+    /// A session's address as it can be banned: nil when the node did not know it.
+    static func bannableAddress(_ address: String) -> String? {
+        address.isEmpty || address == "unknown" ? nil : address
+    }
 
     /// The room a session is in, if any.
     func room(ofSession id: SessionID) -> RoomRef? { sessions[id]?.room }

@@ -11,7 +11,7 @@ import Synchronization
 public final class InProcessBus: ClusterBus {
     public let nodeID: NodeID
     private let state: Mutex<(cluster: ClusterState, sink: (any ClusterEventSink)?)>
-    /// The clock of the password lockout (injectable for tests).
+    /// The clock of the password lockout and of bans (injectable for tests).
     private let now: @Sendable () -> ContinuousClock.Instant
 
     public init(nodeID: NodeID, rules: ClusterRules = ClusterRules(),
@@ -35,7 +35,8 @@ public final class InProcessBus: ClusterBus {
     }
 
     public func login(_ request: LoginRequest) async throws(ClusterError) -> LoginOutcome {
-        state.withLock { $0.cluster.login(request) }
+        let now = now()
+        return state.withLock { $0.cluster.login(request, at: now) }
     }
 
     public func join(_ request: JoinRequest) async throws(ClusterError) -> JoinOutcome {
@@ -94,6 +95,16 @@ public final class InProcessBus: ClusterBus {
     public func recordWrongPassword(nameKey: String) async throws(ClusterError) -> Bool {
         let now = now()
         return state.withLock { $0.cluster.passwords.recordWrongPassword(nameKey, at: now) }
+    }
+
+    public func moderate(_ request: ModerationRequest) async throws(ClusterError) -> ModerationOutcome {
+        let now = now()
+        return mutate { cluster, events in cluster.moderate(request, at: now, events: &events) }
+    }
+
+    public func isAddressBanned(_ address: String) async throws(ClusterError) -> Bool {
+        let now = now()
+        return state.withLock { $0.cluster.bans.isAddressBanned(address, at: now) }
     }
 
     /// Applies one operation and delivers the events it caused, under the lock.

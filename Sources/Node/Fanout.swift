@@ -63,6 +63,8 @@ final class Fanout: ClusterEventSink {
                 batch.append(.direct(id, bytes))
             case .evict(let id, let reason):
                 batch.append(.evict(id, reason))
+            case .kick(let id, let notice):
+                batch.append(.kick(id, notice))
             case .resync:
                 resyncRoomLists()
             }

@@ -99,6 +99,8 @@ final class LoopRegistry: @unchecked Sendable {
                 sessions[id]?.receiveDirect(bytes)
             case .evict(let id, let reason):
                 sessions[id]?.evict(reason)
+            case .kick(let id, let notice):
+                sessions[id]?.kick(notice)
             }
         }
         for session in touched { session.flushBatch() }
@@ -123,4 +125,6 @@ enum Delivery: Sendable {
     case zoneFrames(String, ByteBuffer)
     case direct(SessionID, ByteBuffer)
     case evict(SessionID, Reason)
+    /// A moderator's `Kicked` or `Banned` notice: sent, then the session closes.
+    case kick(SessionID, ByteBuffer)
 }

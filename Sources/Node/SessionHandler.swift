@@ -25,6 +25,13 @@ final class SessionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var remoteAddress = "unknown"
     private var admitted = false
+    /// The cluster is being asked whether the client's address is banned.
+    private var admitting = false
+    /// Frames received while `admitting` (at most one read's worth: reading is held).
+    private var framesWhileAdmitting: [InboundFrame] = []
+    private var inputClosedWhileAdmitting = false
+    /// Frame-level events received while `admitting`, after the frames before them.
+    private var eventsWhileAdmitting: [Any] = []
     /// Denied at admission: never a session.
     private var denied = false
     /// The transport is closing after its last writes (input is dropped).
@@ -103,11 +110,15 @@ final class SessionHandler: ChannelDuplexHandler {
         if let proxied = event as? ProxiedConnection {
             begin(clientAddress: proxied.source)
         } else if case .some(.inputClosed) = event as? ChannelEvent {
-            if closing {
+            if admitting {
+                inputClosedWhileAdmitting = true // its frames are answered first
+            } else if closing {
                 context.close(promise: nil) // the client read our last words and closed too
             } else {
                 perform(machine.inputClosed())
             }
+        } else if admitting, !closing, event is PartialFrameTimedOut || event is MessageTooLarge || event is UnreadableMessage {
+            eventsWhileAdmitting.append(event) // answered in order once admitted
         } else if event is PartialFrameTimedOut {
             node.metrics.malformed.add(1)
             perform(machine.partialFrameTimedOut(), closing: .protocolViolation)
@@ -128,22 +139,69 @@ final class SessionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Admits the connection (or denies it) once its client address is known.
+    /// Admits the connection (or denies it) once its client address is known: a free slot
+    /// first, then the cluster's word that the address is not banned (PROTOCOL.md section 5).
+    /// Frames that arrive meanwhile wait (`admitting`), and reading stops until the answer.
     private func begin(clientAddress: SocketAddress?) {
-        guard let context, !admitted, !ended else { return }
+        guard let context, !admitted, !admitting, !ended else { return }
         remoteAddress = clientAddress?.ipAddress ?? "unknown"
         guard node.limiter.admit(remoteAddress) else {
-            node.metrics.denied.add(1)
-            node.logger.notice("connection denied: server is full", metadata: ["client": "\(remoteAddress)"])
-            context.write(wrapOutboundOut(ServerEvent.connectionDenied(reason: Reason.serverFull.rawValue).encoded()), promise: nil)
-            closeAfterWrites(context)
-            denied = true
+            deny(.serverFull, context)
+            return
+        }
+        admitting = true
+        let bus = node.bus
+        let address = remoteAddress
+        let promise = context.eventLoop.makePromise(of: Bool.self)
+        // A cluster that cannot answer does not keep clients out: their logins will tell them.
+        node.tasks.run { promise.succeed((try? await bus.isAddressBanned(address)) ?? false) }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        promise.futureResult.whenSuccess { banned in bound.value.admit(banned: banned) }
+    }
+
+    /// The cluster answered whether the client's address is banned.
+    private func admit(banned: Bool) {
+        admitting = false
+        guard let context, context.channel.isActive, !denied else {
+            // The client left while the cluster was asked: give its slot back.
+            node.limiter.release(remoteAddress)
+            return
+        }
+        if banned {
+            node.limiter.release(remoteAddress)
+            deny(.addressBanned, context)
             return
         }
         admitted = true
+        machine.clientAddress = remoteAddress
         node.metrics.accepted.add(1)
         registry.add(self)
         context.writeAndFlush(wrapOutboundOut(Self.connectionAccepted), promise: nil)
+        let early = framesWhileAdmitting
+        framesWhileAdmitting = []
+        for frame in early { read(frame, context: context) }
+        let events = eventsWhileAdmitting
+        eventsWhileAdmitting = []
+        for event in events { userInboundEventTriggered(context: context, event: event) }
+        if inputClosedWhileAdmitting {
+            inputClosedWhileAdmitting = false
+            perform(machine.inputClosed())
+        }
+        flushIfNeeded()
+        if readHeld, machine.wantsInput {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    /// `ConnectionResponse` `Denied` with `reason`, then the connection closes.
+    private func deny(_ reason: Reason, _ context: ChannelHandlerContext) {
+        node.metrics.denied.add(1)
+        let why = reason == .serverFull ? "server is full" : "the address is banned"
+        node.logger.notice("connection denied: \(why)", metadata: ["client": "\(remoteAddress)"])
+        context.write(wrapOutboundOut(ServerEvent.connectionDenied(reason: reason.rawValue).encoded()), promise: nil)
+        closeAfterWrites(context)
+        denied = true
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -207,10 +265,20 @@ final class SessionHandler: ChannelDuplexHandler {
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        if admitting, !closing {
+            // Bounded: reading is held while admitting, so this is what one read held.
+            if eventsWhileAdmitting.isEmpty { framesWhileAdmitting.append(frame) }
+            return
+        }
+        read(frame, context: context)
+    }
+
+    private func read(_ frame: InboundFrame, context: ChannelHandlerContext) {
         guard admitted, !ended, !closing else { return }
         node.metrics.framesIn.add(1)
         framesSeen += 1
-        switch unwrapInboundIn(data) {
+        switch frame {
         case .tooLarge:
             perform(machine.tooLarge(), closing: .tooLarge)
         case .document(let frame):
@@ -235,7 +303,7 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if machine.wantsInput {
+        if !admitting, machine.wantsInput {
             context.read()
         } else {
             readHeld = true
@@ -341,6 +409,7 @@ final class SessionHandler: ChannelDuplexHandler {
         case .recordWrongPassword(let key):
             return .flag(await result { () async throws(ClusterError) in try await bus.recordWrongPassword(nameKey: key) })
         case .isNameTaken(let key): return .flag(await result { () async throws(ClusterError) in try await bus.isNameTaken(nameKey: key) })
+        case .moderate(let request): return .moderated(await result { () async throws(ClusterError) in try await bus.moderate(request) })
         }
     }
 
@@ -366,6 +435,10 @@ final class SessionHandler: ChannelDuplexHandler {
         case .tooManyWrongPasswords: node.logger.notice("disconnecting client after too many wrong passwords", metadata: metadata)
         case .nameLockedOut: node.logger.notice("name locked out after too many wrong passwords", metadata: metadata)
         case .evicted(let reason): node.logger.notice("session ended by the cluster: \(reason.rawValue)", metadata: metadata)
+        case .removedByModerator: node.logger.notice("session ended by a moderator's kick or ban", metadata: metadata)
+        case .moderated(let moderation):
+            node.logger.notice("moderator \(machine.state.profile?.name ?? "") carried out \(moderation.action) of \(moderation.targetName): \(moderation.reason)",
+                               metadata: metadata)
         case .partialFrameTimedOut: node.logger.notice("disconnecting client: a frame was not completed in time", metadata: metadata)
         case .idle: node.logger.debug("closing idle session", metadata: metadata)
         }
@@ -433,6 +506,11 @@ final class SessionHandler: ChannelDuplexHandler {
 
     func evict(_ reason: Reason) {
         perform(machine.evicted(reason))
+    }
+
+    /// A moderator's `Kicked` or `Banned`: sent, then the connection closes.
+    func kick(_ notice: ByteBuffer) {
+        perform(machine.kicked(notice), closing: .policy)
     }
 
     /// Closes the connection for node shutdown, telling the client why.

@@ -3,6 +3,10 @@ import NIOCore
 /// A request from a client (PROTOCOL.md section 4), decoded from one frame.
 public enum ClientRequest: Sendable, Equatable {
     case login(name: String, password: String, variables: [WireVariable])
+    /// `AdminLogin`: a moderator's login (PROTOCOL.md section 5).
+    case adminLogin(name: String, password: String)
+    /// `ModeratorCommand`: `Kick`, `Ban` or `Unban` (as sent in `MinorAction`) of `userName`.
+    case moderatorCommand(ModeratorCommandSpec)
     case createRoom(zone: String, room: RoomSpec)
     case joinRoom(zone: String, room: String, password: String)
     case leaveRoom
@@ -21,6 +25,8 @@ public enum ClientRequest: Sendable, Equatable {
     public var action: String {
         switch self {
         case .login: RequestAction.login.rawValue
+        case .adminLogin: RequestAction.adminLogin.rawValue
+        case .moderatorCommand: RequestAction.moderatorCommand.rawValue
         case .createRoom: RequestAction.createRoom.rawValue
         case .joinRoom: RequestAction.joinRoom.rawValue
         case .leaveRoom: RequestAction.leaveRoom.rawValue
@@ -79,6 +85,16 @@ public enum ClientRequest: Sendable, Equatable {
                 password: parameters.childText("Password"),
                 variables: parameters.variables(in: "UserVariables", item: "UserVariable")
             )
+        case .adminLogin:
+            return .adminLogin(name: parameters.childText("Name"), password: parameters.childText("Password"))
+        case .moderatorCommand:
+            return .moderatorCommand(ModeratorCommandSpec(
+                minorAction: String(parameters.childText("MinorAction").trimmingXMLWhitespace),
+                userName: parameters.childText("UserName"),
+                reason: parameters.childValue("Reason"),
+                expires: String(parameters.childText("Expires").trimmingXMLWhitespace),
+                address: parameters.child("Address").map { String($0.text.trimmingXMLWhitespace).equalsIgnoringASCIICase("true") } ?? false
+            ))
         case .createRoom:
             let zone = parameters.child("Zone")
             let room = zone?.child("Room") ?? XMLElement(name: "Room")
@@ -142,6 +158,8 @@ enum RequestAction: String, CaseIterable {
     case getServerTime = "GetServerTime"
     case getRoomsInZone = "GetRoomsInZone"
     case ping = "Ping"
+    case adminLogin = "AdminLogin"
+    case moderatorCommand = "ModeratorCommand"
 
     /// The action spelled `spelling` in any ASCII letter case.
     init?(matching spelling: String) {

@@ -31,7 +31,8 @@ public enum ServerEvent: Sendable, Equatable {
     case joinRoomSuccess(room: WireRoom, roomVariables: [WireVariable], users: [WireUser])
     /// `JoinRoom`: `<Result>Failure</Result><Reason>R</Reason>`.
     case joinRoomFailure(reason: String)
-    /// `UpdateUserList`: `<MinorAction>UserJoined</MinorAction><User><Name>U</Name><UserVariables>...</UserVariables></User>`.
+    /// `UpdateUserList`: `<MinorAction>UserJoined</MinorAction><User><Name>U</Name><UserVariables>...</UserVariables></User>`
+    /// (`<User Moderator="true">` for a moderator).
     case userJoined(WireUser)
     /// `UpdateUserList` with `MinorAction` `UserLeft`.
     case userLeft(WireUser)
@@ -51,6 +52,13 @@ public enum ServerEvent: Sendable, Equatable {
     case leaveRoomFailure(reason: String)
     /// `Logout`: `<Result>Success</Result>`.
     case logoutSuccess
+    /// `ModeratorCommand`: `<Result>Success</Result>`.
+    case moderatorCommandSuccess
+    /// `Kicked`: `<Reason>R</Reason><Moderator>M</Moderator>` (the session then closes).
+    case kicked(reason: String, moderator: String)
+    /// `Banned`: `<Reason>R</Reason><Moderator>M</Moderator><Expires>E</Expires>` (minutes,
+    /// `-1` until `Unban`; the session then closes).
+    case banned(reason: String, moderator: String, expires: String)
     /// `Error`: `<Reason>R</Reason><RequestAction>A</RequestAction>`, then `<Detail>D</Detail>` if any.
     case error(reason: String, requestAction: String, detail: String?)
 
@@ -91,6 +99,9 @@ public enum ServerEvent: Sendable, Equatable {
         case .pong: "Pong"
         case .leaveRoomSuccess, .leaveRoomFailure: "LeaveRoom"
         case .logoutSuccess: "Logout"
+        case .moderatorCommandSuccess: "ModeratorCommand"
+        case .kicked: "Kicked"
+        case .banned: "Banned"
         case .error: "Error"
         }
     }
@@ -102,7 +113,7 @@ public enum ServerEvent: Sendable, Equatable {
             writer.markup(#"<Result>Accepted</Result><Version Major="3" Minor="2" Sub="0"/>"#)
         case .loginAccepted:
             writer.markup("<Result>Accepted</Result><Variables/>")
-        case .createRoomSuccess, .leaveRoomSuccess, .logoutSuccess:
+        case .createRoomSuccess, .leaveRoomSuccess, .logoutSuccess, .moderatorCommandSuccess:
             writer.markup("<Result>Success</Result>")
         case .pong:
             break
@@ -152,6 +163,13 @@ public enum ServerEvent: Sendable, Equatable {
             writer.element("Message", text)
             writer.element("User", sender)
             writer.writeVariables(variables, in: "Variables", item: "Variable")
+        case .kicked(let reason, let moderator):
+            writer.element("Reason", reason)
+            writer.element("Moderator", moderator)
+        case .banned(let reason, let moderator, let expires):
+            writer.element("Reason", reason)
+            writer.element("Moderator", moderator)
+            writer.element("Expires", expires)
         case .loggedInUserCount(let count):
             writer.element("LoggedInUsers", count)
         case .serverTime(let milliseconds):
@@ -213,11 +231,12 @@ extension XMLWriter {
     }
 
     /// The parameters of `UpdateUserList`:
-    /// `<MinorAction>X</MinorAction><User><Name>U</Name><UserVariables>...</UserVariables></User>`.
+    /// `<MinorAction>X</MinorAction><User><Name>U</Name><UserVariables>...</UserVariables></User>`,
+    /// the `User` element with `Moderator="true"` for a moderator (PROTOCOL.md section 5).
     fileprivate mutating func writeUserListUpdate(minorAction: StaticString, user: WireUser) {
         markup("<MinorAction>")
         markup(minorAction)
-        markup("</MinorAction><User>")
+        markup(user.moderator ? #"</MinorAction><User Moderator="true">"# : "</MinorAction><User>")
         element("Name", user.name)
         writeVariables(user.variables, in: "UserVariables", item: "UserVariable")
         close("User")

@@ -86,3 +86,22 @@ public struct WireUser: Sendable, Equatable {
         self.variables = variables
     }
 }
+
+/// A `ModeratorCommand` as sent (PROTOCOL.md section 5): `MinorAction` (`Kick`, `Ban`,
+/// `Unban`), `UserName`, `Reason`, `Expires` (minutes, `-1` until `Unban`) and, for a ban,
+/// `Address` (`true`: ban the target's client address too).
+public struct ModeratorCommandSpec: Sendable, Equatable {
+    public var minorAction: String
+    public var userName: String
+    public var reason: String
+    public var expires: String
+    public var address: Bool
+
+    public init(minorAction: String, userName: String, reason: String = "", expires: String = "", address: Bool = false) {
+        self.minorAction = minorAction
+        self.userName = userName
+        self.reason = reason
+        self.expires = expires
+        self.address = address
+    }
+}

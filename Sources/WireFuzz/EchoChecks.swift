@@ -34,6 +34,16 @@ func checkEchoes(_ request: ClientRequest) {
         let parameters = echoed(.roomsInZone(zone: zone, zoneUsers: 1, rooms: [WireRoom(name: name, users: 1)]), as: "GetRoomsInZone")
         expectText(parameters, ["Zone", "Name"], zone)
         expectText(parameters, ["Zone", "Rooms", "Room", "Name"], name)
+    case .moderatorCommand(let command):
+        let parameters = echoed(.banned(reason: command.reason, moderator: command.userName, expires: command.expires), as: "Banned")
+        expectText(parameters, ["Reason"], command.reason)
+        expectText(parameters, ["Moderator"], command.userName)
+        expectText(parameters, ["Expires"], command.expires)
+        let kicked = echoed(.kicked(reason: command.reason, moderator: command.userName), as: "Kicked")
+        expectText(kicked, ["Reason"], command.reason)
+    case .adminLogin(let name, _):
+        let parameters = echoed(.userJoined(WireUser(name: name, moderator: true)), as: "UpdateUserList")
+        expectText(parameters, ["User", "Name"], name)
     case .getRoomsInZone, .leaveRoom, .logout, .getLoggedInUserCount, .getServerTime, .ping, .unknown:
         break
     }
@@ -96,6 +106,10 @@ func userStrings(of request: ClientRequest) -> [String] {
         return recipients + [text] + variableStrings(variables)
     case .getRoomsInZone(let zone):
         return [zone]
+    case .adminLogin(let name, let password):
+        return [name, password]
+    case .moderatorCommand(let command):
+        return [command.minorAction, command.userName, command.reason, command.expires]
     case .leaveRoom, .logout, .getLoggedInUserCount, .getServerTime, .ping, .unknown:
         return []
     }

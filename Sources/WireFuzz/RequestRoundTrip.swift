@@ -57,6 +57,15 @@ func requestBytes(_ request: ClientRequest) -> [UInt8] {
         writer.variables(variables, in: "Variables", item: "Variable")
     case .getRoomsInZone(let zone):
         writer.element("Zone", zone)
+    case .adminLogin(let name, let password):
+        writer.element("Name", name)
+        writer.element("Password", password)
+    case .moderatorCommand(let command):
+        writer.element("MinorAction", command.minorAction)
+        writer.element("UserName", command.userName)
+        writer.element("Reason", command.reason)
+        writer.element("Expires", command.expires)
+        writer.element("Address", command.address ? "true" : "false")
     case .leaveRoom, .logout, .getLoggedInUserCount, .getServerTime, .ping, .unknown:
         break
     }

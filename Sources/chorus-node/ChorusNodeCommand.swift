@@ -23,6 +23,8 @@ struct ChorusNodeCommand: AsyncParsableCommand {
     @Option(help: "Default zone (CHORUS_ZONE). Default Chat.") var zone: String?
     @Option(help: "Comma-separated permanent rooms of the default zone, e.g. \"Lobby,Help\" (CHORUS_ROOMS).") var rooms: String?
     @Option(help: "Accounts file: one `name:password` per line, # for comments (CHORUS_ACCOUNTS). With it, Login checks passwords. Default: any password.") var accounts: String?
+    @Option(help: "Moderators file: one `name:password` per line, # for comments (CHORUS_MODERATORS). Moderators log in with AdminLogin, may kick and ban; their names are reserved. Default: none.") var moderators: String?
+    @Option(help: .hidden) var banMinuteSeconds: String?
     @Option(help: "Most rooms in the cluster (CHORUS_MAX_ROOMS). Default unlimited.") var maxRooms: String?
     @Option(help: "Most rooms in one zone, permanent rooms included (CHORUS_MAX_ROOMS_PER_ZONE). Default unlimited.") var maxRoomsPerZone: String?
     @Option(help: "Longest room description, in characters (CHORUS_MAX_DESCRIPTION). Default 1024.") var maxDescription: String?
@@ -67,7 +69,10 @@ struct ChorusNodeCommand: AsyncParsableCommand {
             throw ConfigurationError("cannot read the accounts file \"\(path)\" (--accounts / CHORUS_ACCOUNTS): check that it exists and is readable UTF-8")
         }
         var accounts: [String: String] = [:]
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // By unicode scalars: a Character "\r\n" is not "\n", so CRLF files would be one line.
+        let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
+        for (index, scalars) in lines.enumerated() {
+            let raw = Substring(scalars)
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.trimmingCharacters(in: .whitespaces).isEmpty || line.hasPrefix("#") { continue }
             guard let colon = line.firstIndex(of: ":"),
@@ -78,6 +83,19 @@ struct ChorusNodeCommand: AsyncParsableCommand {
             accounts[name.key] = String(line[line.index(after: colon)...])
         }
         return accounts
+    }
+
+    /// Reads the moderators file (see `ModeratorsFile`); a mistake names the file, the line
+    /// and what is wrong.
+    static func readModerators(_ path: String, maxNameLength: Int) throws -> [String: String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError("cannot read the moderators file \"\(path)\" (--moderators / CHORUS_MODERATORS): check that it exists and is readable UTF-8")
+        }
+        switch ModeratorsFile.parse(text, maxNameLength: maxNameLength) {
+        case .success(let moderators): return moderators
+        case .failure(let problem):
+            throw ConfigurationError("moderators file \"\(path)\", line \(problem.line): \(problem.what); fix the line (name:password) or remove it")
+        }
     }
 
     /// A parent may start us with SIGINT/SIGTERM blocked (Foundation's `Process` does):
@@ -115,6 +133,13 @@ struct ChorusNodeCommand: AsyncParsableCommand {
         }
         if let path = try settings.string(accounts, "accounts") {
             c.limits.accounts = try Self.readAccounts(path, maxNameLength: c.limits.maxNameLength)
+        }
+        if let path = try settings.string(moderators, "moderators") {
+            c.limits.moderators = try Self.readModerators(path, maxNameLength: c.limits.maxNameLength)
+        }
+        // Hidden, for tests: how many seconds one minute of a ban's Expires lasts.
+        if let seconds = try settings.double(banMinuteSeconds, "ban-minute-seconds", in: 0.001...60) {
+            c.limits.banMinuteMilliseconds = max(1, Int64(seconds * 1000))
         }
         c.maxRooms = try settings.int(maxRooms, "max-rooms", in: 1...Int.max)
         c.maxRoomsPerZone = try settings.int(maxRoomsPerZone, "max-rooms-per-zone", in: 1...Int.max)

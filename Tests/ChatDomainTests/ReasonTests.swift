@@ -36,6 +36,9 @@ import Testing
         (.descriptionTooLong, "Description is too long"),
         (.tooManyRecipients, "Too many recipients"),
         (.messagesLost, "Messages lost"),
+        (.addressBanned, "Address is banned"),
+        (.nameBanned, "Name is banned"),
+        (.notAllowed, "Not allowed"),
     ]
 
     @Test("raw value is the protocol string", arguments: table)
@@ -44,7 +47,7 @@ import Testing
         #expect(Reason(rawValue: entry.1) == entry.0)
     }
 
-    /// The table holds 30 distinct reasons with 30 distinct strings. The exhaustive switch
+    /// The table holds 33 distinct reasons with 33 distinct strings. The exhaustive switch
     /// stops compiling when a case is added to `Reason`: the reminder to add it to `table`
     /// and to raise the count.
     @Test func tableListsEveryReasonOnce() {
@@ -55,15 +58,15 @@ import Testing
                  .roomNameInvalid, .tooManyRooms, .notLoggedIn, .roomDoesNotExist, .roomFull, .alreadyInRoom,
                  .notInRoom, .messageTooLong, .flooding, .userNotFound, .malformedMessage, .messageTooLarge,
                  .unknownAction, .idleTimeout, .serverShuttingDown, .descriptionTooLong,
-                 .tooManyRecipients, .messagesLost:
-                return 30
+                 .tooManyRecipients, .messagesLost, .addressBanned, .nameBanned, .notAllowed:
+                return 33
             }
         }
         #expect(Set(Self.table.map(\.0)).count == caseCount(.flooding))
         #expect(Set(Self.table.map(\.1)).count == caseCount(.flooding))
     }
 
-    /// The reasons PROTOCOL.md sections 1-4, 6 and 7 name, each resolvable to a `Reason`.
+    /// The reasons PROTOCOL.md sections 1-4, 6 and 7 name (and section 5's moderation), each resolvable to a `Reason`.
     @Test("every protocol reason exists", arguments: [
         "Server is full", "Malformed message", "Message too large", "Unknown action",
         "Name is required", "Name is too long", "Name contains invalid characters", "Name is already in use",
@@ -72,6 +75,7 @@ import Testing
         "Room name contains invalid characters", "Too many rooms", "Not logged in",
         "Room does not exist", "Room is full", "Already in room", "Not in a room",
         "Message is too long", "Flooding", "User not found", "Description is too long", "Too many recipients", "Messages lost",
+        "Name is banned", "Address is banned", "Not allowed",
     ])
     func protocolReasonExists(_ text: String) throws {
         let reason = try #require(Reason(rawValue: text))

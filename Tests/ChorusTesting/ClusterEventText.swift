@@ -25,6 +25,8 @@ public func describe(_ event: ClusterEvent) -> String {
         return "direct \(session) \(String(buffer: bytes))"
     case .evict(let session, let reason):
         return "evict \(session) \(reason.rawValue)"
+    case .kick(let session, let notice):
+        return "kick \(session) \(String(buffer: notice))"
     case .resync:
         return "resync"
     }

@@ -78,10 +78,11 @@ struct SessionTests {
         try twenty.login(String(repeating: "é", count: 20))
     }
 
-    @Test("With --accounts, a wrong or unknown password is Incorrect password; the right one logs in")
-    func accounts() throws {
+    @Test("With --accounts, a wrong or unknown password is Incorrect password; the right one logs in",
+          arguments: ["\n", "\r\n"])
+    func accounts(lineEnd: String) throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-accounts-\(UUID().uuidString)").path
-        try "# test accounts\nalice:secret\nbob:a:b\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try ["# test accounts", "alice:secret", "bob:a:b", ""].joined(separator: lineEnd).write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let node = try NodeProcess.start(["--accounts", path])
         let client = try TestClient(node)

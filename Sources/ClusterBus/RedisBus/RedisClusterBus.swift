@@ -236,9 +236,14 @@ public final class RedisClusterBus: ClusterBus {
 
     public func login(_ request: LoginRequest) async throws(ClusterError) -> LoginOutcome {
         let profile = request.profile.serialized
-        let reply = try await run(.login, [request.session.description, nodeID.rawValue, request.name.key, profile, request.zone])
+        let reply = try await run(.login, [request.session.description, nodeID.rawValue, request.name.key, profile, request.zone,
+                                           request.address])
         var cursor = try ReplyCursor(reply)
-        guard try cursor.int() == 1 else { return .nameInUse }
+        switch try cursor.int() {
+        case 1: break
+        case 2: return .nameBanned
+        default: return .nameInUse
+        }
         let listing = try cursor.listing(zone: request.zone)
         local.withLock {
             $0.sessions[request.session] = LocalSession(nameKey: request.name.key, profile: profile, zone: request.zone)
@@ -436,6 +441,33 @@ public final class RedisClusterBus: ClusterBus {
         let args = [nameKey, "\(policy.failures)", "\(Self.milliseconds(policy.window))", "\(Self.milliseconds(policy.lock))"]
         guard let locked = try await run(.recordWrongPassword, args).int else { throw .unavailable }
         return locked == 1
+    }
+
+    public func moderate(_ request: ModerationRequest) async throws(ClusterError) -> ModerationOutcome {
+        let action: String, milliseconds: Int64, address: Bool
+        switch request.action {
+        case .kick: (action, milliseconds, address) = ("K", -1, false)
+        case .ban(let ms, let withAddress): (action, milliseconds, address) = ("B", ms ?? -1, withAddress)
+        case .unban: (action, milliseconds, address) = ("U", -1, false)
+        }
+        let link = try readyLink
+        let reply: RESPValue
+        do {
+            reply = try await logged(.moderate) {
+                try await scripts.start(.moderate, [ByteBuffer(string: action), ByteBuffer(string: request.targetKey),
+                                                    ByteBuffer(string: "\(milliseconds)"), ByteBuffer(string: address ? "1" : "0"),
+                                                    request.notice], on: link).get()
+            }
+        } catch {
+            throw .unavailable
+        }
+        guard let done = reply.int else { throw .unavailable }
+        return done == 1 ? .done : .userNotFound
+    }
+
+    public func isAddressBanned(_ address: String) async throws(ClusterError) -> Bool {
+        guard let banned = try await run(.isAddressBanned, [address]).int else { throw .unavailable }
+        return banned == 1
     }
 
     // MARK: Subscriptions

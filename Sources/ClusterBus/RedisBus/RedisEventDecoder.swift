@@ -122,14 +122,16 @@ enum RedisEventDecoder {
         }
     }
 
-    /// A node channel message: `P<session>US<payload>` (private message) or
-    /// `E<session>US<reason>` (the cluster ends the session).
+    /// A node channel message: `P<session>US<payload>` (private message),
+    /// `E<session>US<reason>` (the cluster ends the session) or `K<session>US<notice>` (a
+    /// moderator's kick or ban: the notice, then the session ends).
     static func nodeEvent(_ payload: ByteBuffer) -> ClusterEvent? {
         var payload = payload
         guard let kind = payload.readInteger(as: UInt8.self), let (session, rest) = sessionAndRest(payload) else { return nil }
         switch kind {
         case UInt8(ascii: "P"): return .direct(session, rest)
         case UInt8(ascii: "E"): return Reason(rawValue: String(buffer: rest)).map { .evict(session, $0) }
+        case UInt8(ascii: "K"): return .kick(session, rest)
         default: return nil
         }
     }

@@ -7,7 +7,7 @@ import Synchronization
 final class RedisScriptRunner: Sendable {
     enum Script: CaseIterable, Sendable {
         case login, join, leave, logout, sendPrivate, listing, heartbeat, reapDead, deregister, ensurePermanentRoom, restore, epoch
-        case isLockedOut, recordWrongPassword, publish, fetch
+        case isLockedOut, recordWrongPassword, publish, fetch, moderate, isAddressBanned
 
         var body: String {
             switch self {
@@ -27,6 +27,8 @@ final class RedisScriptRunner: Sendable {
             case .recordWrongPassword: RedisScripts.recordWrongPassword
             case .publish: RedisScripts.publish
             case .fetch: RedisScripts.fetch
+            case .moderate: RedisScripts.moderate
+            case .isAddressBanned: RedisScripts.isAddressBanned
             }
         }
 

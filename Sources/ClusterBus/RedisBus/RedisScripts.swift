@@ -28,6 +28,8 @@ enum RedisScripts {
     local function K_pwfails(key) return P .. 'pwfails:' .. key end
     local function K_pwlock(key) return P .. 'pwlock:' .. key end
     local function K_hist(ref) return P .. 'hist:' .. ref end
+    local function K_ban(key) return P .. 'ban:' .. key end
+    local function K_addrban(addr) return P .. 'addrban:' .. addr end
     local K_REAPER = P .. 'reaper'
     -- A room's history (docs/cluster.md, "Sequenced room streams"): its last HIST_MAX events,
     -- kept until the room is deleted or quiet for HIST_MS.
@@ -177,15 +179,17 @@ enum RedisScripts {
     end
     """#
 
-    /// ARGV: prefix, session, node, name key, profile, zone → {1, listing...} or {0}
+    /// ARGV: prefix, session, node, name key, profile, zone, client address
+    /// → {1, listing...}, {0} (name in use) or {2} (name banned)
     static let login = #"""
-    local sid, node, key, profile, zone = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+    local sid, node, key, profile, zone, addr = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] or ''
     local skey = K_session(sid)
     need(skey, 'hash', K_NAMES, 'hash', K_nodesessions(node), 'set', K_zusers(zone), 'string')
+    if redis.call('EXISTS', K_ban(key)) == 1 then return {2} end
     if redis.call('EXISTS', skey) == 1 then return {0} end
     if live_owner(key) then return {0} end
     redis.call('HSET', K_NAMES, key, sid)
-    redis.call('HSET', skey, 'node', node, 'key', key, 'profile', profile, 'zone', zone, 'room', '')
+    redis.call('HSET', skey, 'node', node, 'key', key, 'profile', profile, 'zone', zone, 'room', '', 'addr', addr)
     redis.call('SADD', K_nodesessions(node), sid)
     add_zone_user(zone, 1)
     local out = {1}
@@ -307,6 +311,56 @@ enum RedisScripts {
     end
     if #targets < #ARGV - 2 then table.sort(missing) end
     return missing
+    """#
+
+    /// ARGV: prefix, action (K kick, B ban, U unban), name key, ban ms (-1: until unbanned),
+    /// ban the address too (0/1), notice → 1 (done) or 0 (kick: nobody online has the name;
+    /// unban: the name is not banned). A ban is `ban:<name key>` holding the address banned
+    /// with it (or ''), and `addrban:<address>` holding the name key; both with the same TTL.
+    /// An online target (its node alive) gets `K<session>US<notice>` on its node's channel,
+    /// after the ban is stored, so it cannot log in again before the ban holds.
+    static let moderate = #"""
+    local action, key, ms, withaddr, notice = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5] == '1', ARGV[6]
+    if not ms or (action ~= 'K' and action ~= 'B' and action ~= 'U') then
+      return redis.error_reply('ERR moderate: the action must be K, B or U and the time a number')
+    end
+    local bkey = K_ban(key)
+    need(bkey, 'string')
+    if action == 'U' then
+      local addr = redis.call('GET', bkey)
+      if not addr then return 0 end
+      if addr ~= '' then
+        need(K_addrban(addr), 'string')
+        if redis.call('GET', K_addrban(addr)) == key then redis.call('DEL', K_addrban(addr)) end
+      end
+      redis.call('DEL', bkey)
+      return 1
+    end
+    local sid = redis.call('HGET', K_NAMES, key)
+    local node, addr
+    if sid then
+      local s = redis.call('HMGET', K_session(sid), 'node', 'addr')
+      if node_alive(s[1]) then node, addr = s[1], s[2] end
+    end
+    if action == 'K' and not node then return 0 end
+    if action == 'B' then
+      if not (withaddr and addr and addr ~= '' and addr ~= 'unknown') then addr = '' end
+      if addr ~= '' then need(K_addrban(addr), 'string') end
+      if ms > 0 then redis.call('SET', bkey, addr, 'PX', ms) else redis.call('SET', bkey, addr) end
+      if addr ~= '' then
+        if ms > 0 then redis.call('SET', K_addrban(addr), key, 'PX', ms) else redis.call('SET', K_addrban(addr), key) end
+      end
+    end
+    if node then
+      -- A node without a subscriber is gone (its process died): the reaper removes its users.
+      if redis.call('PUBLISH', CH_node(node), 'K' .. sid .. SEP .. notice) == 0 and action == 'K' then return 0 end
+    end
+    return 1
+    """#
+
+    /// ARGV: prefix, address → 1 if new connections from it are banned, else 0
+    static let isAddressBanned = #"""
+    return redis.call('EXISTS', K_addrban(ARGV[2]))
     """#
 
     /// ARGV: prefix, zone → listing

@@ -48,6 +48,7 @@ struct SessionMachine {
         case isLockedOut(nameKey: String)
         case recordWrongPassword(nameKey: String)
         case isNameTaken(nameKey: String)
+        case moderate(ModerationRequest)
     }
 
     enum ClusterAnswer {
@@ -58,6 +59,7 @@ struct SessionMachine {
         case listing(Result<ZoneListing, ClusterError>)
         case privateSent(Result<[Int], ClusterError>)
         case flag(Result<Bool, ClusterError>)
+        case moderated(Result<ModerationOutcome, ClusterError>)
     }
 
     enum Close: Equatable {
@@ -72,6 +74,10 @@ struct SessionMachine {
         case tooManyWrongPasswords
         case nameLockedOut
         case evicted(Reason)
+        /// A moderator kicked or banned this session.
+        case removedByModerator
+        /// This moderator's command was carried out.
+        case moderated(Moderation)
         case partialFrameTimedOut
         case idle
     }
@@ -89,6 +95,8 @@ struct SessionMachine {
     let id: SessionID
     let configuration: Configuration
     private(set) var state: SessionState
+    /// The client's address (the real one behind a PROXY header), for address bans.
+    var clientAddress = ""
     /// The session is over (its connection closed): nothing more is sent or asked.
     private(set) var ended = false
     /// The machine asked to close after its last writes: input is ignored.
@@ -115,6 +123,7 @@ struct SessionMachine {
         case join(RoomRef, creating: Bool)
         case leave
         case privateMessage([PrivateRecipient])
+        case moderation(Moderation)
         /// A penalty delay; then `answer` goes out.
         case penalty(answer: ServerEvent)
     }
@@ -217,6 +226,15 @@ struct SessionMachine {
             .log(.evicted(reason)),
             .send(.error(reason, action: "", detail: "This session was ended by the server.")),
         ]
+        close(into: &actions)
+        return actions
+    }
+
+    /// A moderator kicked or banned this session: its notice (`Kicked` or `Banned`), then
+    /// the connection closes, and the user leaves as if it had closed.
+    mutating func kicked(_ notice: ByteBuffer) -> [SessionAction] {
+        guard !ended, !closing else { return [] }
+        var actions: [SessionAction] = [.log(.removedByModerator), .sendBytes(notice)]
         close(into: &actions)
         return actions
     }
@@ -327,6 +345,10 @@ struct SessionMachine {
         switch request {
         case .login(let name, let password, let variables):
             login(name: name, password: password, variables: variables.map(Variable.init), into: &actions)
+        case .adminLogin(let name, let password):
+            adminLogin(name: name, password: password, into: &actions)
+        case .moderatorCommand(let spec):
+            moderate(spec, into: &actions)
         case .createRoom(let zone, let spec):
             let options = RoomOptions(password: spec.password, hidden: spec.hidden, updatable: spec.updatable,
                                       capacity: spec.capacity, description: spec.description)
@@ -403,8 +425,57 @@ struct SessionMachine {
         }
     }
 
+    /// AdminLogin: like Login, as a moderator; every refusal of name or password is
+    /// `Incorrect password`, counted like an account's wrong password.
+    private mutating func adminLogin(name raw: String, password: String, into actions: inout [SessionAction]) {
+        switch state.checkAdminLogin(name: raw, password: password) {
+        case .failure(.incorrectPassword):
+            guard case .success(let name) = UserName.validate(raw, maxLength: state.limits.maxNameLength) else {
+                answerWrongPassword(.loginDenied(reason: Reason.incorrectPassword.rawValue), into: &actions)
+                return
+            }
+            ask(.isLockedOut(nameKey: name.key), then: .lockout(name, nil), into: &actions)
+        case .failure(let reason):
+            actions.append(.send(.loginDenied(reason: reason.rawValue)))
+        case .success(let (name, profile)):
+            ask(.isLockedOut(nameKey: name.key), then: .lockout(name, profile), into: &actions)
+        }
+    }
+
+    private static let moderatorCommand = "ModeratorCommand"
+
+    /// ModeratorCommand (PROTOCOL.md section 5): checked here, carried out by the cluster.
+    private mutating func moderate(_ spec: ModeratorCommandSpec, into actions: inout [SessionAction]) {
+        let action = Self.moderatorCommand
+        guard let checked = state.checkModeration(minorAction: spec.minorAction, userName: spec.userName, reason: spec.reason,
+                                                  expires: spec.expires, address: spec.address) else {
+            actions.append(.send(.error(.unknownAction, action: action, detail: "MinorAction must be Kick, Ban or Unban")))
+            return
+        }
+        switch checked {
+        case .failure(let reason):
+            actions.append(.send(.error(reason, action: action, detail: reason == .userNotFound ? spec.userName : nil)))
+        case .success(let moderation):
+            let moderator = state.profile?.name ?? ""
+            let request: ModerationRequest
+            switch moderation.action {
+            case .kick:
+                request = ModerationRequest(action: .kick, targetKey: moderation.targetKey,
+                                            notice: ServerEvent.kicked(reason: moderation.reason, moderator: moderator).encoded())
+            case .ban(let minutes, let address):
+                let milliseconds = Moderation.banMilliseconds(minutes: minutes, minuteMilliseconds: state.limits.banMinuteMilliseconds)
+                let notice = ServerEvent.banned(reason: moderation.reason, moderator: moderator, expires: moderation.expiresText)
+                request = ModerationRequest(action: .ban(milliseconds: milliseconds, address: address),
+                                            targetKey: moderation.targetKey, notice: notice.encoded())
+            case .unban:
+                request = ModerationRequest(action: .unban, targetKey: moderation.targetKey, notice: ByteBuffer())
+            }
+            ask(.moderate(request), then: .moderation(moderation), into: &actions)
+        }
+    }
+
     private mutating func claim(_ name: UserName, profile: UserProfile, into actions: inout [SessionAction]) {
-        ask(.login(LoginRequest(session: id, name: name, profile: profile, zone: state.defaultZone)),
+        ask(.login(LoginRequest(session: id, name: name, profile: profile, zone: state.defaultZone, address: clientAddress)),
             then: .claim(name, profile), into: &actions)
     }
 
@@ -476,6 +547,8 @@ struct SessionMachine {
                 actions.append(.send(.loginAccepted))
             case .success(.nameInUse):
                 actions.append(.send(.loginDenied(reason: Reason.nameInUse.rawValue)))
+            case .success(.nameBanned):
+                actions.append(.send(.loginDenied(reason: Reason.nameBanned.rawValue)))
             case .failure:
                 actions.append(.send(.loginDenied(reason: Reason.clusterUnavailable.rawValue)))
             }
@@ -513,6 +586,16 @@ struct SessionMachine {
                 }
             case .failure:
                 actions.append(.send(.error(.clusterUnavailable, action: "SendPrivateMessage")))
+            }
+        case (.moderation(let moderation), .moderated(let result)):
+            switch result {
+            case .success(.done):
+                actions.append(.log(.moderated(moderation)))
+                actions.append(.send(.moderatorCommandSuccess))
+            case .success(.userNotFound):
+                actions.append(.send(.error(.userNotFound, action: Self.moderatorCommand, detail: moderation.targetName)))
+            case .failure:
+                actions.append(.send(.error(.clusterUnavailable, action: Self.moderatorCommand)))
             }
         default:
             assertionFailure("an answer that does not fit the operation in flight: \(pending) / \(answer)")

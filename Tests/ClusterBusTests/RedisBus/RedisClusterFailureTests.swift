@@ -257,7 +257,7 @@ struct RedisClusterFailureTests {
                 let (session, result) = try await BusTest.tryLogin(b, "ALICE")
                 switch result {
                 case .success(.accepted): aliceB = session; return true
-                case .success(.nameInUse): Issue.record("alice's name is taken in an empty Redis"); return true
+                case .success(.nameInUse), .success(.nameBanned): Issue.record("alice's name is taken in an empty Redis"); return true
                 case .failure: return false
                 }
             }

@@ -55,6 +55,13 @@ final class NodeCluster: @unchecked Sendable {
 
     subscript(index: Int) -> NodeProcess { nodes[index] }
 
+    /// Stops node `index` (SIGTERM, as an operator would) and starts it again with the same
+    /// arguments; its clients are gone, its id in Redis is new.
+    func restart(_ index: Int) throws {
+        try nodes[index].stop()
+        nodes[index] = try startNode(index)
+    }
+
     /// The node's id in Redis (`nN.<random suffix>`), read from its start-up log line.
     func nodeID(_ index: Int) throws -> String { try loggedNodeID(nodes[index], number: index + 1) }
 

@@ -43,6 +43,7 @@ struct SessionMachineTests {
                 case .isLockedOut: return "ask isLockedOut"
                 case .recordWrongPassword: return "ask recordWrongPassword"
                 case .isNameTaken: return "ask isNameTaken"
+                case .moderate(let request): return "ask moderate \(request.action) \(request.targetKey)"
                 }
             case .publish(let room, _): return "publish \(room.name)"
             case .wait(let milliseconds): return "wait \(milliseconds)"
