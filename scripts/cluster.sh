@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A local Chorus cluster on loopback, without Docker: one redis-server (no persistence),
-# N chorus-node processes with --proxy-protocol, and HAProxy with deploy/haproxy.cfg in
-# front of them. Runs in the foreground; Ctrl-C or SIGTERM stops everything, and so does
+# N chorus-node processes with --proxy-protocol and an operator port each (--admin-port:
+# /health, /ready, /metrics), and HAProxy with deploy/haproxy.cfg in front of them,
+# sending new clients only to nodes whose /ready answers 200. Runs in the foreground; Ctrl-C or SIGTERM stops everything, and so does
 # the death of any process of the cluster (unless --keep-going, see below).
 #
 # Usage: scripts/cluster.sh [options] [-- extra chorus-node arguments]
@@ -10,7 +11,9 @@
 #   -w, --web-port PORT    where browsers connect, through HAProxy: the chat page at /,
 #                          WebSocket at /ws and /xmlsocket (default 8080)
 #       --redis-port PORT  Redis port (default: a free port)
-#       --node-ports LIST  comma-separated node ports, one per node (default: free ports)
+#       --node-ports LIST  comma-separated node ports, one per node (default: each node binds
+#                          a free port and logs it; cluster.env lists them)
+#       --admin-ports LIST comma-separated operator ports, one per node (default: as node ports)
 #   -d, --run-dir DIR      logs, pid files and cluster.env go here (default: a new
 #                          directory under ${TMPDIR:-/tmp})
 #   -l, --log-level LEVEL  the nodes' log level (default info)
@@ -23,11 +26,15 @@
 #                       built with `swift build -c release --product chorus-node` if missing)
 #   Other CHORUS_* variables reach the nodes as usual (e.g. CHORUS_ROOMS=Lobby); the
 #   flags this script passes (--host --port --http-port --node-id --redis
-#   --proxy-protocol --log-level) win over them.
+#   --proxy-protocol --admin-port --log-level) win over them.
 #
 # The run directory holds redis.log, node<K>.log, haproxy.log, <name>.pid files, the
 # HAProxy runtime socket haproxy.sock, and cluster.env (shell syntax: ports, PIDs, logs),
 # which is written last, once every process answers: its presence means "ready".
+#
+# Stopping one node by hand with SIGTERM drains it (--drain-seconds, default 5): its /ready
+# turns 503 and HAProxy sends new clients elsewhere while its sessions finish. Stopping the
+# cluster sends the nodes SIGINT: everything goes, so there is nothing to drain for.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,6 +49,7 @@ client_port=9875
 web_port=8080
 redis_port=""
 node_ports_arg=""
+admin_ports_arg=""
 run_dir=""
 log_level=info
 keep_going=0
@@ -54,6 +62,7 @@ while [ $# -gt 0 ]; do
     -w | --web-port) [ $# -ge 2 ] || die "$1 needs a value"; web_port=$2; shift 2 ;;
     --redis-port) [ $# -ge 2 ] || die "$1 needs a value"; redis_port=$2; shift 2 ;;
     --node-ports) [ $# -ge 2 ] || die "$1 needs a value"; node_ports_arg=$2; shift 2 ;;
+    --admin-ports) [ $# -ge 2 ] || die "$1 needs a value"; admin_ports_arg=$2; shift 2 ;;
     -d | --run-dir) [ $# -ge 2 ] || die "$1 needs a value"; run_dir=$2; shift 2 ;;
     -l | --log-level) [ $# -ge 2 ] || die "$1 needs a value"; log_level=$2; shift 2 ;;
     -k | --keep-going) keep_going=1; shift ;;
@@ -90,13 +99,16 @@ fi
 
 # --- ports -----------------------------------------------------------------------------
 # A port is taken when something accepts a connection on it. Chosen ports are also
-# remembered, so no two processes get the same one.
+# remembered, so no two processes get the same one. They are drawn below the kernel's
+# ephemeral range (32768 and up), where outgoing connections take their source ports, so
+# a port found free is not taken by one a moment later. Nodes need none of this: they
+# bind port 0 and say in their log which ports they got.
 chosen=" "
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() { # sets port to a free port not chosen before
   local tries
   for ((tries = 0; tries < 200; tries++)); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((10000 + RANDOM % 22000))
     case "$chosen" in *" $port "*) continue ;; esac
     port_in_use "$port" && continue
     chosen="$chosen$port "
@@ -124,16 +136,18 @@ if [ -n "$node_ports_arg" ]; then
   [ "${#node_ports[@]}" -eq "$nodes" ] || die "--node-ports lists ${#node_ports[@]} ports for $nodes nodes"
   for p in "${node_ports[@]}"; do is_port "$p" || die "invalid node port \"$p\""; take_port "$p" "--node-ports"; done
 else
-  for ((k = 1; k <= nodes; k++)); do
-    free_port || die "no free port for node $k"
-    node_ports+=("$port")
-  done
+  for ((k = 1; k <= nodes; k++)); do node_ports+=(0); done  # the node picks, its log tells
+fi
+admin_ports=()
+if [ -n "$admin_ports_arg" ]; then
+  IFS=, read -r -a admin_ports <<<"$admin_ports_arg"
+  [ "${#admin_ports[@]}" -eq "$nodes" ] || die "--admin-ports lists ${#admin_ports[@]} ports for $nodes nodes"
+  for p in "${admin_ports[@]}"; do is_port "$p" || die "invalid admin port \"$p\""; take_port "$p" "--admin-ports"; done
+else
+  for ((k = 1; k <= nodes; k++)); do admin_ports+=(0); done
 fi
 node_web_ports=()
-for ((k = 1; k <= nodes; k++)); do
-  free_port || die "no free web port for node $k"
-  node_web_ports+=("$port")
-done
+for ((k = 1; k <= nodes; k++)); do node_web_ports+=(0); done
 
 if [ -z "$run_dir" ]; then
   run_dir=$(mktemp -d "${TMPDIR:-/tmp}/chorus-cluster.XXXXXX") || die "cannot create a run directory"
@@ -160,7 +174,14 @@ stop_all() {
   trap '' INT TERM
   local i pid deadline left
   # Nodes and HAProxy first; the nodes take their sessions out of Redis as they stop.
-  for i in "${!pids[@]}"; do [ "${names[$i]}" = redis ] || kill -TERM "${pids[$i]}" 2>/dev/null; done
+  # SIGINT: a node stops at once (SIGTERM would drain it, pointless when all stop).
+  for i in "${!pids[@]}"; do
+    case "${names[$i]}" in
+      redis) ;;
+      node*) kill -INT "${pids[$i]}" 2>/dev/null ;;
+      *) kill -TERM "${pids[$i]}" 2>/dev/null ;;
+    esac
+  done
   for phase in others redis; do
     if [ "$phase" = redis ]; then
       for i in "${!pids[@]}"; do [ "${names[$i]}" = redis ] && kill -TERM "${pids[$i]}" 2>/dev/null; done
@@ -239,22 +260,37 @@ wait_until 20 redis "$!" redis_ping "$redis_port" || exit 1
 
 for ((k = 1; k <= nodes; k++)); do
   setsid "$binary" --host 127.0.0.1 --port "${node_ports[$((k - 1))]}" --http-port "${node_web_ports[$((k - 1))]}" --node-id "node$k" \
-    --redis "redis://127.0.0.1:$redis_port" --proxy-protocol --log-level "$log_level" \
-    "${node_args[@]}" >"$run_dir/node$k.log" 2>&1 &
+    --redis "redis://127.0.0.1:$redis_port" --proxy-protocol --admin-port "${admin_ports[$((k - 1))]}" \
+    --log-level "$log_level" "${node_args[@]}" >"$run_dir/node$k.log" 2>&1 &
   started "node$k" $!
 done
+# logged_port K PATTERN: the port node K logged after PATTERN (e.g. "accepting connections
+# on 127.0.0.1:"); fails until the line is there.
+logged_port() {
+  local found
+  found=$(grep -o -m1 "$2[0-9]*" "$run_dir/node$1.log" 2>/dev/null) || return 1
+  port=${found##*:}
+  [ -n "$port" ]
+}
 for ((k = 1; k <= nodes; k++)); do
+  wait_until 60 "node$k" "${pids[$k]}" logged_port "$k" "accepting connections on 127.0.0.1:" || exit 1
+  logged_port "$k" "accepting connections on 127.0.0.1:" && node_ports[$((k - 1))]=$port
+  wait_until 20 "node$k" "${pids[$k]}" logged_port "$k" "serving web clients on 127.0.0.1:" || exit 1
+  logged_port "$k" "serving web clients on 127.0.0.1:" && node_web_ports[$((k - 1))]=$port
+  wait_until 20 "node$k" "${pids[$k]}" logged_port "$k" "operator endpoints on http://127.0.0.1:" || exit 1
+  logged_port "$k" "operator endpoints on http://127.0.0.1:" && admin_ports[$((k - 1))]=$port
   wait_until 60 "node$k" "${pids[$k]}" "$repo/deploy/chorus-healthcheck" 127.0.0.1 "${node_ports[$((k - 1))]}" || exit 1
   wait_until 20 "node$k" "${pids[$k]}" page_ok "${node_web_ports[$((k - 1))]}" proxy || exit 1
 done
 
 # HAProxy reads the node list and its addresses from the environment (deploy/haproxy.cfg).
-unset NODES_FQDN NODES_MAX NODES_PORT NODES_WEB_PORT
+unset NODES_FQDN NODES_MAX NODES_PORT NODES_WEB_PORT NODES_ADMIN_PORT
 for ((k = 1; k <= 9; k++)); do
   if [ "$k" -le "$nodes" ]; then
-    export "NODE${k}_ADDR=127.0.0.1:${node_ports[$((k - 1))]}" "NODE${k}_WEB=127.0.0.1:${node_web_ports[$((k - 1))]}"
+    export "NODE${k}_ADDR=127.0.0.1:${node_ports[$((k - 1))]}" "NODE${k}_WEB=127.0.0.1:${node_web_ports[$((k - 1))]}" \
+      "NODE${k}_ADMIN_PORT=${admin_ports[$((k - 1))]}"
   else
-    unset "NODE${k}_ADDR" "NODE${k}_WEB"
+    unset "NODE${k}_ADDR" "NODE${k}_WEB" "NODE${k}_ADMIN_PORT"
   fi
 done
 export HAPROXY_BIND="127.0.0.1:$client_port"
@@ -280,6 +316,7 @@ wait_until 20 haproxy "${pids[$((nodes + 1))]}" page_ok "$web_port" || exit 1
   for ((k = 1; k <= nodes; k++)); do
     echo "NODE${k}_PORT=${node_ports[$((k - 1))]}"
     echo "NODE${k}_WEB_PORT=${node_web_ports[$((k - 1))]}"
+    echo "NODE${k}_ADMIN_PORT=${admin_ports[$((k - 1))]}"
     echo "NODE${k}_PID=${pids[$k]}"
     echo "NODE${k}_LOG=$run_dir/node$k.log"
   done
@@ -289,7 +326,7 @@ say "cluster ready: clients connect to 127.0.0.1:$client_port (HAProxy, leastcon
 say "  web chat page: http://127.0.0.1:$web_port/ (WebSocket at /ws and /xmlsocket, through HAProxy)"
 say "  redis    127.0.0.1:$redis_port  pid ${pids[0]}  log $run_dir/redis.log"
 for ((k = 1; k <= nodes; k++)); do
-  say "  node$k    127.0.0.1:${node_ports[$((k - 1))]} (web ${node_web_ports[$((k - 1))]})  pid ${pids[$k]}  log $run_dir/node$k.log"
+  say "  node$k    127.0.0.1:${node_ports[$((k - 1))]} (web ${node_web_ports[$((k - 1))]})  pid ${pids[$k]}  log $run_dir/node$k.log  http://127.0.0.1:${admin_ports[$((k - 1))]}/metrics"
 done
 say "  haproxy  127.0.0.1:$client_port  pid ${pids[$((nodes + 1))]}  log $run_dir/haproxy.log  runtime API $run_dir/haproxy.sock"
 say "  binary   $binary"

@@ -8,18 +8,21 @@ import Musl
 import Darwin
 #endif
 
-/// `chorus-bench`: drives real clients over TCP against one or more Chorus nodes.
+/// `chorus-bench`: drives real clients over TCP or WebSocket against one or more Chorus nodes.
 @main
 struct ChorusBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chorus-bench",
-        abstract: "Load generator for a Chorus cluster (PROTOCOL.md over TCP).",
+        abstract: "Load generator for a Chorus cluster (PROTOCOL.md over TCP or WebSocket).",
         discussion: """
             Scenario (same as the Centrifuge peer's): client i connects to node i mod N and joins room \
             (i / N) mod R, so every room has members on every node and every message crosses the cluster \
             bus. Message text: "<send time ns> <per-sender seq> xxx…" padded to --payload bytes. Nodes \
             must be started with high flood limits (e.g. --flood-rate 100000 --flood-burst 100000): the \
-            default 10 msg/s, burst 20 per session, refuses this load with Error "Flooding".
+            default 10 msg/s, burst 20 per session, refuses this load with Error "Flooding". \
+            --transport ws connects to each node's HTTP listener (--ws-nodes, chorus-node --http-port) \
+            and speaks the protocol over GET /ws, one XML document per text message; mixed puts half of \
+            each room's members on each node over TCP and half over WebSocket.
             """,
         subcommands: [Closed.self, Rate.self, Logins.self, Idle.self, Private.self, Churn.self, Report.self, IdleWorker.self, ScanBench.self]
     )
@@ -29,6 +32,12 @@ struct ChorusBench: ParsableCommand {
 struct BenchOptions: ParsableArguments {
     @Option(help: "Comma-separated node addresses host:port; client i connects to node i mod N.")
     var nodes: String = "127.0.0.1:9875"
+
+    @Option(help: "How clients reach the nodes: tcp (the --nodes ports), ws (WebSocket, /ws on the --ws-nodes ports: one XML document per text message), or mixed (half of each room's members on each node over each; see docs/benchmarks.md). Not for churn.")
+    var transport: Transport = .tcp
+
+    @Option(help: "WebSocket addresses, in --nodes order: host:port of each node's HTTP listener (chorus-node --http-port), or just the port (the host of the node at the same position). Needed for --transport ws and mixed.")
+    var wsNodes: String = ""
 
     @Option(name: [.customShort("c"), .long], help: "Number of clients (default: 1000; logins 10000; idle 20000).")
     var clients: Int?
@@ -126,6 +135,22 @@ struct BenchOptions: ParsableArguments {
             guard denied >= 0 && denied < 1 else { throw ValidationError("--denied: a fraction, 0 to below 1") }
             guard holdMax >= 0 else { throw ValidationError("--hold-max must not be negative") }
         }
+        var wsAddresses: [NodeAddress] = []
+        if transport != .tcp {
+            guard mode != .churn else { throw ValidationError("--transport \(transport.rawValue): churn runs over TCP only") }
+            let entries = wsNodes.split(separator: ",").map { trimmedSpaces($0) }.filter { !$0.isEmpty }
+            guard entries.count == addresses.count else {
+                throw ValidationError("--transport \(transport.rawValue) needs --ws-nodes with one HTTP address per --nodes entry (\(addresses.count)), got \(entries.count)")
+            }
+            for (k, entry) in entries.enumerated() {
+                if let port = Int(entry) {
+                    guard (1...65535).contains(port) else { throw ValidationError("--ws-nodes: \(entry) is not a port") }
+                    wsAddresses.append(NodeAddress(host: addresses[k].host, port: port))
+                } else {
+                    wsAddresses.append(try NodeAddress(parsing: entry))
+                }
+            }
+        }
         if mode == .private, addresses.count < 2 {
             stderrWrite("chorus-bench: private mode with one node: sender and recipient share the node\n")
         }
@@ -151,8 +176,10 @@ struct BenchOptions: ParsableArguments {
             settle: settle ?? (mode == .idle ? 15 : mode == .churn ? 3 : 1), payload: payload,
             concurrency: max(1, concurrency ?? (mode == .logins ? 100 : 64)), sourceIPs: sources, threads: threads,
             handshakeTimeout: handshakeTimeout, watched: watched, processes: processes, afterDisconnect: after,
-            label: label ?? "\(mode.rawValue)-\(mainParameter)", json: json, out: out, seed: seed, quiet: quiet,
+            label: label ?? "\(mode.rawValue)-\(mainParameter)\(transport == .tcp ? "" : "-" + transport.rawValue)", json: json, out: out, seed: seed, quiet: quiet,
             tag: RunConfig.randomTag(), idOffset: 0, totalClients: clients)
+        config.transport = transport
+        config.wsNodes = wsAddresses
         config.churnCycles = cycles
         config.churnWarmup = warmup
         config.churnDenied = denied

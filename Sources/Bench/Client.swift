@@ -1,13 +1,15 @@
 import NIOCore
 
-/// One simulated user: a TCP connection to a node and its protocol state. Lives on one event loop
-/// and is touched only there (other loops reach it through `loop.execute`).
+/// One simulated user: a connection to a node and its protocol state. Lives on one event loop
+/// and is touched only there (other loops reach it through `loop.execute`). Over TCP a frame is
+/// an XML document and a zero byte; over WebSocket (`ws`) the client first upgrades `GET /ws`
+/// by hand, then sends each document as one masked text frame and reads one per text message.
 final class Client: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     enum Phase: Equatable {
-        case connecting, awaitingConnection, awaitingLogin, awaitingCreate, awaitingJoin, ready, failed
+        case connecting, awaitingUpgrade, awaitingConnection, awaitingLogin, awaitingCreate, awaitingJoin, ready, failed
     }
 
     /// Global client index (names, rooms, nodes derive from it).
@@ -32,6 +34,14 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
     private var roomAttempts = 0
 
     private var splitter = FrameSplitter()
+    /// WebSocket: this client speaks PROTOCOL.md 8 (`/ws`) instead of the TCP framing.
+    let ws: Bool
+    /// WebSocket: the opening handshake until it is done, then the frame reader.
+    private var handshake: WebSocketHandshake?
+    private var deframer = WebSocketDeframer()
+    private var maskState: UInt32
+    /// WebSocket: the status code of the node's Close frame, if one came.
+    private var closeCode: Int?
     /// Public mode: last sequence seen per sender (by member position in the room).
     private let lastSeen: LastSeen?
     // The receive path reads these per delivery: plain pointers and unowned(unsafe) references
@@ -66,6 +76,8 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
         let mode = shared.config.mode
         lastSeen = (mode == .closed || mode == .rate) ? LastSeen(count: shared.membersPerRoom[room]) : nil
         random = (shared.config.seed &+ UInt64(id)) &* 0x9E37_79B9_7F4A_7C15 | 1
+        ws = shared.config.transport.usesWebSocket(id, layout: layout)
+        maskState = UInt32(truncatingIfNeeded: random >> 17) | 1
         hot = loopState.hot
         order = loopState.order
         self.layout = layout
@@ -94,19 +106,35 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        if phase == .connecting { phase = .awaitingConnection }
+        if phase == .connecting {
+            if ws {
+                phase = .awaitingUpgrade
+                var g = SystemRandomNumberGenerator()
+                let hs = WebSocketHandshake(keyBytes: (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) })
+                handshake = hs
+                let host = shared.config.wsNodes[layout.node(of: id)].description
+                var buf = context.channel.allocator.buffer(capacity: 200)
+                buf.writeString(hs.request(host: host, path: "/ws"))
+                context.writeAndFlush(NIOAny(buf), promise: nil)
+            } else {
+                phase = .awaitingConnection
+            }
+        }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         if !closing && phase != .failed {
+            let how = closeCode.map { " (WebSocket Close \($0))" } ?? ""
             if phase == .ready {
                 loopState.disconnects += 1
                 if loopState.disconnects <= 5 {
-                    stderrWrite("chorus-bench: client \(id) (\(shared.config.userName(id))) was disconnected by the node\n")
+                    stderrWrite("chorus-bench: client \(id) (\(shared.config.userName(id))) was disconnected by the node\(how)\n")
                 }
+            } else if phase == .awaitingUpgrade {
+                fail("connection closed before the WebSocket upgrade was answered (is \(shared.config.wsNodes[layout.node(of: id)]) the node's --http-port?)")
             } else {
-                fail("connection closed by the node during the handshake")
+                fail("connection closed by the node during the handshake\(how)")
             }
         }
         self.context = nil
@@ -154,8 +182,122 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         buffer.withUnsafeReadableBytes { raw in
-            receive(raw, now: monotonicNanos())
+            receiveBytes(raw, now: monotonicNanos())
         }
+    }
+
+    /// Everything one read brought, over this client's transport.
+    @inline(__always)
+    func receiveBytes(_ raw: UnsafeRawBufferPointer, now: UInt64) {
+        if ws {
+            receiveWebSocket(raw, now: now)
+        } else {
+            receive(raw, now: now)
+        }
+    }
+
+    /// WebSocket: the rest of the upgrade response, then frames; each text message is one frame
+    /// of the protocol. (The scanner runs in `onText`, apart from the deframer: inlined into one
+    /// large function with it, the optimizer stopped inlining the scanner's byte reads, which
+    /// doubled the cost of a delivery.)
+    @inline(never)
+    private func receiveWebSocket(_ raw: UnsafeRawBufferPointer, now: UInt64) {
+        var raw = raw
+        if phase == .awaitingUpgrade {
+            guard let rest = upgrade(raw) else { return }
+            raw = rest
+        }
+        let failure = deframer.feed(raw) { opcode, payload in
+            if opcode == .text {
+                self.onText(payload, now: now)
+            } else {
+                self.onControl(opcode, payload)
+            }
+        }
+        if let failure { failWebSocket("\(failure)", code: 1002) }
+    }
+
+    /// WebSocket: one text message, one frame of the protocol.
+    @inline(never)
+    private func onText(_ frame: UnsafeRawBufferPointer, now: UInt64) {
+        handle(frame, now: now)
+    }
+
+    /// WebSocket: feeds the upgrade response; the bytes after it once the upgrade is done.
+    @inline(never)
+    private func upgrade(_ raw: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard var hs = handshake else { return nil }
+        switch hs.feed(raw) {
+        case .needMore:
+            handshake = hs
+            return nil
+        case .failed(let why):
+            handshake = nil
+            fail("WebSocket upgrade of \(shared.config.wsNodes[layout.node(of: id)])/ws: \(why)")
+            return nil
+        case .upgraded(let consumed):
+            handshake = nil
+            phase = .awaitingConnection
+            return UnsafeRawBufferPointer(rebasing: raw[consumed...])
+        }
+    }
+
+    /// WebSocket: everything but a text message.
+    @inline(never)
+    private func onControl(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer) {
+        guard let context, !closing else { return }
+        switch opcode {
+        case .ping:
+            context.writeAndFlush(NIOAny(WebSocketClientFrame.make(.pong, payload: payload, maskKey: nextMaskKey(), allocator: context.channel.allocator)), promise: nil)
+        case .close:
+            // Answer with the same status (RFC 6455 5.5.1) and let the node close the TCP connection.
+            closeCode = payload.count >= 2 ? Int(payload[0]) << 8 | Int(payload[1]) : 1005
+            let echo = payload.count >= 2 ? Array(payload.prefix(2)) : []
+            context.writeAndFlush(NIOAny(WebSocketClientFrame.make(.close, payload: echo, maskKey: nextMaskKey(), allocator: context.channel.allocator)), promise: nil)
+        case .binary:
+            failWebSocket("WebSocket: a binary message on /ws (PROTOCOL.md 8: one XML document per text message)", code: 1003)
+        case .pong, .text, .continuation:
+            break
+        }
+    }
+
+    /// WebSocket: the stream is unusable. Closes with `code` and counts it like a disconnect (or
+    /// fails the handshake).
+    @inline(never)
+    private func failWebSocket(_ why: String, code: UInt16) {
+        if phase == .ready {
+            loopState.disconnects += 1
+            if loopState.disconnects <= 5 { stderrWrite("chorus-bench: client \(id): \(why)\n") }
+            closing = true
+            sendClose(code)
+            channel?.close(promise: nil)
+        } else {
+            sendClose(code)
+            fail(why)
+        }
+    }
+
+    private func sendClose(_ code: UInt16) {
+        guard let context else { return }
+        let payload = [UInt8(code >> 8), UInt8(code & 0xFF)]
+        context.writeAndFlush(NIOAny(WebSocketClientFrame.make(.close, payload: payload, maskKey: nextMaskKey(), allocator: context.channel.allocator)), promise: nil)
+    }
+
+    /// Closes the connection at the end of a run (a WebSocket says goodbye with Close 1000 first).
+    func closeConnection() {
+        closing = true
+        if ws && phase == .ready { sendClose(1000) }
+        channel?.close(promise: nil)
+    }
+
+    /// A fresh masking key per frame (xorshift32; RFC 6455 5.3 wants it unpredictable to
+    /// intermediaries, which a benchmark on loopback does not have).
+    @inline(__always)
+    private func nextMaskKey() -> UInt32 {
+        maskState ^= maskState << 13
+        maskState ^= maskState >> 17
+        maskState ^= maskState << 5
+        return maskState
     }
 
     /// Everything one read brought: split into frames, handle each (one clock read per read).
@@ -310,10 +452,32 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
 
     private func writeRaw(_ text: String) {
         guard let context else { return }
-        var buf = context.channel.allocator.buffer(capacity: text.utf8.count + 1)
+        var (buf, start) = startMessage(context, capacity: text.utf8.count)
         buf.writeString(text)
-        buf.writeInteger(UInt8(0))
+        endMessage(&buf, start: start)
         context.writeAndFlush(NIOAny(buf), promise: nil)
+    }
+
+    /// A buffer for one outgoing document of up to about `capacity` bytes; WebSocket: with the
+    /// frame header's headroom reserved. Returns where the document starts.
+    @inline(__always)
+    private func startMessage(_ context: ChannelHandlerContext, capacity: Int) -> (ByteBuffer, Int) {
+        if ws {
+            var buf = context.channel.allocator.buffer(capacity: capacity + WebSocketClientFrame.headroom)
+            let start = WebSocketClientFrame.begin(&buf)
+            return (buf, start)
+        }
+        return (context.channel.allocator.buffer(capacity: capacity + 1), 0)
+    }
+
+    /// Ends the document: TCP, its zero byte; WebSocket, one masked text frame around it.
+    @inline(__always)
+    private func endMessage(_ buf: inout ByteBuffer, start: Int) {
+        if ws {
+            WebSocketClientFrame.seal(&buf, payloadStart: start, opcode: .text, maskKey: nextMaskKey())
+        } else {
+            buf.writeInteger(UInt8(0))
+        }
     }
 
     private func sendLogin() {
@@ -343,10 +507,11 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
 
     func sendPublic(timestamp: UInt64) {
         guard let context else { return }
-        var buf = context.channel.allocator.buffer(capacity: 112 + shared.config.payload)
+        var (buf, start) = startMessage(context, capacity: 112 + shared.config.payload)
         buf.writeStaticString("<XmlDoc><Action>SendPublicMessage</Action><Parameters><Message>")
         writeText(&buf, timestamp: timestamp, seq: sent)
-        buf.writeStaticString("</Message><Variables/></Parameters></XmlDoc>\0")
+        buf.writeStaticString("</Message><Variables/></Parameters></XmlDoc>")
+        endMessage(&buf, start: start)
         sent += 1
         hot.pointee.sent += 1
         context.write(NIOAny(buf), promise: nil)
@@ -361,13 +526,14 @@ final class Client: ChannelInboundHandler, @unchecked Sendable {
         let to = pickRecipient()
         let seq = privateNext[to] ?? 0
         privateNext[to] = seq + 1
-        var buf = context.channel.allocator.buffer(capacity: 160 + shared.config.payload)
+        var (buf, start) = startMessage(context, capacity: 160 + shared.config.payload)
         buf.writeStaticString("<XmlDoc><Action>SendPrivateMessage</Action><Parameters><Users><User>")
         buf.writeBytes(UnsafeRawBufferPointer(shared.prefix))
         _ = writeDecimal(UInt64(to), into: &buf)
         buf.writeStaticString("</User></Users><Message>")
         writeText(&buf, timestamp: timestamp, seq: Int(seq))
-        buf.writeStaticString("</Message></Parameters></XmlDoc>\0")
+        buf.writeStaticString("</Message></Parameters></XmlDoc>")
+        endMessage(&buf, start: start)
         sent += 1
         hot.pointee.sent += 1
         context.write(NIOAny(buf), promise: nil)

@@ -56,6 +56,9 @@ struct RunConfig: Sendable {
     var idOffset: Int
     /// Clients of the whole run (all idle workers together).
     var totalClients: Int
+    /// tcp, ws or mixed; the WebSocket (HTTP listener) address of each node, in `nodes` order.
+    var transport: Transport = .tcp
+    var wsNodes: [NodeAddress] = []
     /// churn: cycles in all (warm-up included), warm-up cycles, share of denied cycles, most
     /// connections held to make the node full.
     var churnCycles = 200_000

@@ -9,6 +9,8 @@ final class Harness {
     let group: MultiThreadedEventLoopGroup
     let loops: [LoopState]
     let addresses: [SocketAddress]
+    /// The nodes' HTTP listeners (WebSocket clients), in `addresses` order; empty over TCP only.
+    let wsAddresses: [SocketAddress]
     let sources: [SocketAddress]
 
     init(config: RunConfig) throws {
@@ -20,10 +22,12 @@ final class Harness {
             states.append(LoopState(loop: loop, shared: shared, index: k))
         }
         loops = states
-        addresses = try config.nodes.map { n in
+        let resolve = { (n: NodeAddress) throws -> SocketAddress in
             if let a = try? SocketAddress(ipAddress: n.host, port: n.port) { return a }
             return try SocketAddress.makeAddressResolvingHost(n.host, port: n.port)
         }
+        addresses = try config.nodes.map(resolve)
+        wsAddresses = try config.wsNodes.map(resolve)
         sources = try config.sourceIPs.map { try SocketAddress(ipAddress: $0, port: 0) }
     }
 
@@ -163,7 +167,8 @@ final class Connector: @unchecked Sendable {
         client.completion = { c, error in
             coordinator.execute { self.finished(c, error) }
         }
-        let address = harness.addresses[harness.config.layout.node(of: id)]
+        let node = harness.config.layout.node(of: id)
+        let address = client.ws ? harness.wsAddresses[node] : harness.addresses[node]
         let source: SocketAddress? = harness.sources.isEmpty ? nil : harness.sources[id % harness.sources.count]
         let timeout = harness.config.handshakeTimeout
         ls.loop.execute {

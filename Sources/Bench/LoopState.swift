@@ -205,10 +205,11 @@ final class LoopState: @unchecked Sendable {
     func closeAll() -> EventLoopFuture<Void> {
         var futures: [EventLoopFuture<Void>] = []
         for c in clients {
-            c.closing = true
             if let ch = c.channel {
-                ch.close(promise: nil)
+                c.closeConnection()
                 futures.append(ch.closeFuture)
+            } else {
+                c.closing = true
             }
         }
         return EventLoopFuture.andAllComplete(futures, on: loop)

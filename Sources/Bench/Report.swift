@@ -109,7 +109,8 @@ enum ReportPrinter {
                     if case .array(let a)? = r["per_node"] { return a.map { String($0.int ?? 0) } }
                     return []
                 }()
-                out += "\(r["label"]?.string ?? "?"): \(r["connected"]?.int ?? 0)/\(r["clients"]?.int ?? 0) clients logged in, in \(r["rooms"]?.int ?? 0) rooms, "
+                let over = (r["transport"]?.string).map { $0 == "tcp" ? "" : $0 == "ws" ? " over WebSocket" : " (\(r["ws_clients"]?.int ?? 0) of them over WebSocket)" } ?? ""
+                out += "\(r["label"]?.string ?? "?"): \(r["connected"]?.int ?? 0)/\(r["clients"]?.int ?? 0) clients logged in\(over), in \(r["rooms"]?.int ?? 0) rooms, "
                     + "per node \(perNode.joined(separator: "/")), \(r["processes"]?.int ?? 1) generator process(es), settle \(fmt(r["settle_s"]?.double ?? 0, 0))s; "
                     + "failed \(r["failed_logins"]?.int ?? 0), disconnects \(r["disconnects"]?.int ?? 0), errors \(r["errors"]?.int ?? 0); "
                     + "set-up \(fmt(r["setup_s"]?.double ?? 0, 1))s, room/user-list pushes received \(r["other_frames"]?.int ?? 0)\n"

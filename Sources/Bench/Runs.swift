@@ -13,6 +13,12 @@ func commonFields(_ config: RunConfig, into o: inout JSONObject) {
     o.set("label", config.label)
     o.set("mode", config.mode.rawValue)
     o.set("nodes", .array(config.nodes.map { .string($0.description) }))
+    o.set("transport", config.transport.rawValue)
+    if config.transport != .tcp {
+        o.set("ws_nodes", .array(config.wsNodes.map { .string($0.description) }))
+        let ws = (0..<config.totalClients).reduce(0) { $0 + (config.transport.usesWebSocket($1, layout: config.layout) ? 1 : 0) }
+        o.set("ws_clients", ws)
+    }
     o.set("clients", config.layout.clients)
     o.set("rooms", config.layout.rooms)
     o.set("threads", config.threads)
@@ -300,6 +306,9 @@ struct IdleRun {
                             "--concurrency", String(config.concurrency), "--threads", String(config.threads),
                             "--handshake-timeout", String(config.handshakeTimeout), "--max-runtime", "0"]
                 if !config.sourceIPs.isEmpty { args += ["--source-ips", config.sourceIPs.joined(separator: ",")] }
+                if config.transport != .tcp {
+                    args += ["--transport", config.transport.rawValue, "--ws-nodes", config.wsNodes.map(\.description).joined(separator: ",")]
+                }
                 if config.quiet { args.append("--quiet") }
                 let w = try ChildProcess(executable: exe, arguments: args)
                 workers.append(w)

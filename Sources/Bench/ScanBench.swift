@@ -4,14 +4,18 @@ import NIOPosix
 
 /// `chorus-bench scan-bench`: the receive path alone (frame split, scan, latency histogram,
 /// sequence and room-order checks) on synthetic deliveries, to see how many deliveries per second
-/// one generator thread can take apart. No network.
+/// one generator thread can take apart. No network. `--transport ws`: the same deliveries as a
+/// node's WebSocket text frames.
 struct ScanBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "scan-bench", abstract: "Measure the delivery parser alone (no network).", shouldDisplay: false)
     @Option var deliveries: Int = 5_000_000
     @Option var readSize: Int = 65536
+    @Option var transport: Transport = .tcp
 
     func run() throws {
-        var options = try BenchOptions.parse(["--clients", "1000", "--rooms", "10", "--nodes", "127.0.0.1:1,127.0.0.1:2"])
+        guard transport != .mixed else { throw ValidationError("scan-bench: --transport tcp or ws") }
+        var options = try BenchOptions.parse(["--clients", "1000", "--rooms", "10", "--nodes", "127.0.0.1:1,127.0.0.1:2",
+                                              "--transport", transport.rawValue, "--ws-nodes", "3,4"])
         options.quiet = true
         let config = try options.resolve(for: .closed)
         let h = try Harness(config: config)
@@ -29,9 +33,17 @@ struct ScanBench: ParsableCommand {
         let now = monotonicNanos()
         for k in 0..<perReceiver {
             let s = members[k % members.count]
-            let frame = "<XmlDoc><Action>SendPublicMessage</Action><Parameters><Message>\(now) \(seq[s]) \(pad)</Message><User>\(config.userName(s))</User><Variables/></Parameters></XmlDoc>\0"
+            let doc = "<XmlDoc><Action>SendPublicMessage</Action><Parameters><Message>\(now) \(seq[s]) \(pad)</Message><User>\(config.userName(s))</User><Variables/></Parameters></XmlDoc>"
             seq[s] += 1
-            current.append(contentsOf: frame.utf8)
+            if transport == .tcp {
+                current.append(contentsOf: doc.utf8)
+                current.append(0)
+            } else {
+                // A node's text frame: unmasked, a 7- or 16-bit length.
+                let n = doc.utf8.count
+                current += n < 126 ? [0x81, UInt8(n)] : [0x81, 126, UInt8(n >> 8), UInt8(n & 0xFF)]
+                current.append(contentsOf: doc.utf8)
+            }
             if current.count >= readSize {
                 // split the read inside a frame, like TCP does
                 let cut = readSize
@@ -47,13 +59,13 @@ struct ScanBench: ParsableCommand {
             for r in reads2 {
                 r.withUnsafeBytes { raw in
                     let t = monotonicNanos()
-                    for c in receivers { c.receive(raw, now: t) }
+                    for c in receivers { c.receiveBytes(raw, now: t) }
                 }
             }
         }.wait()
         let dt = Double(monotonicNanos() - t0) / 1e9
         let m = try MergedStats(harness: h)
         let total = Double(m.delivered)
-        print("deliveries \(m.delivered) (\(frameBytes) B each) in \(fmt(dt, 3)) s: \(fmt(total / dt / 1e6, 2)) M/s, \(fmt(dt / total * 1e9, 1)) ns each; foreign \(m.foreign) gaps \(m.gaps) reorders \(m.reorders) disagreements \(ls.order.disagreements)")
+        print("\(transport.rawValue): deliveries \(m.delivered) (\(frameBytes) B each) in \(fmt(dt, 3)) s: \(fmt(total / dt / 1e6, 2)) M/s, \(fmt(dt / total * 1e9, 1)) ns each; foreign \(m.foreign) gaps \(m.gaps) reorders \(m.reorders) disagreements \(ls.order.disagreements)")
     }
 }

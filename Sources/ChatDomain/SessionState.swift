@@ -133,6 +133,21 @@ public struct SessionState: Sendable {
         return .success((RoomRef(zone: zone, name: name), options))
     }
 
+    /// What a ChangeRoomDetails request asks the cluster for (PROTOCOL.md section 5): the
+    /// change to the user's current room, or why not (`Not in a room`, `Description is too
+    /// long`). Nil for an unknown `MinorAction` (the caller answers it). Whether the user
+    /// may change the room (its creator, a moderator) is the cluster's to decide: only it
+    /// knows who created the room.
+    public func checkChangeRoomDetails(minorAction: String, description: String, capacity: String, hidden: String,
+                                       isProtected: String, password: String, updatable: String) -> Result<RoomDetailChange, Reason>? {
+        guard let change = RoomDetailChange.parse(minorAction: minorAction, description: description, capacity: capacity,
+                                                  hidden: hidden, isProtected: isProtected, password: password,
+                                                  updatable: updatable) else { return nil }
+        guard phase == .loggedIn, room != nil else { return .failure(.notInRoom) }
+        if let reason = change.refusal(limits: limits) { return .failure(reason) }
+        return .success(change)
+    }
+
     /// The cluster joined the user to `room` (leaving its previous room).
     public mutating func joined(_ room: RoomRef) {
         self.room = room

@@ -20,6 +20,14 @@ public protocol ClusterBus: AnyObject, Sendable {
     /// Removes every session of this node from the cluster, then disconnects.
     func shutdown() async
 
+    /// Whether the bus reaches the cluster state store now (started, connected and
+    /// recovered): what a node's readiness (PROTOCOL.md section 9) and the
+    /// `chorus_cluster_available` gauge report. Cheap: no I/O.
+    var isAvailable: Bool { get }
+
+    /// The number of rooms in the cluster, permanent rooms included.
+    func roomCount() async throws(ClusterError) -> Int
+
     /// Claims the session's name cluster-wide and puts the user in `zone` (the default zone).
     func login(_ request: LoginRequest) async throws(ClusterError) -> LoginOutcome
 
@@ -67,6 +75,13 @@ public protocol ClusterBus: AnyObject, Sendable {
 
     /// Whether new connections from this client address are banned.
     func isAddressBanned(_ address: String) async throws(ClusterError) -> Bool
+    /// Changes one detail of the session's current room (PROTOCOL.md section 5,
+    /// ChangeRoomDetails), atomically, if the session created the room and it is updatable,
+    /// or the session is a moderator's. The zone's users hear of it through a `zone` event:
+    /// `changed` for a listed room, `deleted` for one that became hidden, `created` for one
+    /// that became visible, none for one that stays hidden. Members above a lowered capacity
+    /// stay; a new password holds for later joins.
+    func changeRoomDetails(_ request: RoomDetailsRequest) async throws(ClusterError) -> RoomDetailsOutcome
 }
 
 /// A moderator's command as the cluster carries it out.
@@ -107,6 +122,17 @@ public enum ClusterError: Error, Sendable, Equatable {
 /// Receives the cluster's events, one batch at a time, in order. Called serially.
 public protocol ClusterEventSink: AnyObject, Sendable {
     func deliver(_ events: [ClusterEvent])
+
+    /// A batch with public messages: `oldestPublish` is when the oldest of them was
+    /// published, if the bus knows (for the publish-to-delivery lag, measured once per
+    /// batch). By default the same as `deliver(_:)`.
+    func deliver(_ events: [ClusterEvent], oldestPublish: PublishStamp?)
+}
+
+extension ClusterEventSink {
+    public func deliver(_ events: [ClusterEvent], oldestPublish: PublishStamp?) {
+        deliver(events)
+    }
 }
 
 public enum ClusterEvent: Sendable {

@@ -18,6 +18,9 @@ struct ClusterState {
     struct Room {
         var options: RoomOptions
         var members: [SessionID]
+        /// The session that created the room (nil for permanent rooms): it may change the
+        /// room's details while the room is updatable.
+        var creator: SessionID?
     }
 
     struct Zone {
@@ -80,7 +83,7 @@ struct ClusterState {
             if let max = rules.maxRoomsPerZone, (zones[target.zone]?.rooms.count ?? 0) >= max { return .failed(.tooManyRooms) }
             var options = create
             options.permanent = false
-            rooms[target] = Room(options: options, members: [])
+            rooms[target] = Room(options: options, members: [], creator: request.session)
             zones[target.zone, default: Zone()].rooms.append(target.name)
         } else {
             guard let room = rooms[target] else { return .failed(.roomDoesNotExist) }
@@ -151,6 +154,22 @@ struct ClusterState {
             if let target { events.append(.kick(target, request.notice)) }
         }
         return .done
+    }
+
+    /// ChangeRoomDetails (see `ClusterBus.changeRoomDetails`).
+    mutating func changeRoomDetails(_ request: RoomDetailsRequest, events: inout [ClusterEvent]) -> RoomDetailsOutcome {
+        guard let ref = sessions[request.session]?.room, var room = rooms[ref] else { return .failed(.notInRoom) }
+        guard RoomDetailChange.mayChange(isCreator: room.creator == request.session, isModerator: request.moderator,
+                                         updatable: room.options.updatable) else { return .failed(.notAllowed) }
+        let before = room.options
+        room.options = request.change.applied(to: before)
+        room.options.permanent = before.permanent
+        rooms[ref] = room
+        let summary = RoomSummary(name: ref.name, users: room.members.count, options: room.options)
+        if let kind = RoomDetailChange.announcement(wasHidden: before.hidden, isHidden: room.options.hidden) {
+            events.append(.zone(ZoneChange(kind: kind, zone: ref.zone, zoneUsers: zones[ref.zone]?.users ?? 0, room: summary)))
+        }
+        return .changed(summary)
     }
 
     /// A session's address as it can be banned: nil when the node did not know it.

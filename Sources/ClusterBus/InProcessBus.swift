@@ -34,6 +34,12 @@ public final class InProcessBus: ClusterBus {
         }
     }
 
+    public var isAvailable: Bool { true }
+
+    public func roomCount() async throws(ClusterError) -> Int {
+        state.withLock { $0.cluster.rooms.count }
+    }
+
     public func login(_ request: LoginRequest) async throws(ClusterError) -> LoginOutcome {
         let now = now()
         return state.withLock { $0.cluster.login(request, at: now) }
@@ -53,7 +59,7 @@ public final class InProcessBus: ClusterBus {
 
     public func publish(to room: RoomRef, from session: SessionID, message: ByteBuffer,
                         completion: @escaping @Sendable (ClusterError?) -> Void) {
-        let published = mutate { cluster, events -> Bool in
+        let published = mutate(stamp: PublishStamp.now()) { cluster, events -> Bool in
             guard cluster.room(ofSession: session) == room else { return false }
             events.append(.room(room, .message(message)))
             return true
@@ -107,12 +113,17 @@ public final class InProcessBus: ClusterBus {
         return state.withLock { $0.cluster.bans.isAddressBanned(address, at: now) }
     }
 
-    /// Applies one operation and delivers the events it caused, under the lock.
-    private func mutate<T>(_ body: (inout ClusterState, inout [ClusterEvent]) -> T) -> T {
+    public func changeRoomDetails(_ request: RoomDetailsRequest) async throws(ClusterError) -> RoomDetailsOutcome {
+        mutate { cluster, events in cluster.changeRoomDetails(request, events: &events) }
+    }
+
+    /// Applies one operation and delivers the events it caused, under the lock (with the
+    /// time of publishing, for a public message).
+    private func mutate<T>(stamp: PublishStamp? = nil, _ body: (inout ClusterState, inout [ClusterEvent]) -> T) -> T {
         state.withLock { locked in
             var events: [ClusterEvent] = []
             let result = body(&locked.cluster, &events)
-            if !events.isEmpty { locked.sink?.deliver(events) }
+            if !events.isEmpty { locked.sink?.deliver(events, oldestPublish: stamp) }
             return result
         }
     }

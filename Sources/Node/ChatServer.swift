@@ -8,13 +8,15 @@ import Wire
 
 /// Accepts client connections and gives each its pipeline: (PROXY header) → partial-frame
 /// deadline → zero-byte framing → idle timer → session. It starts once the cluster bus has
-/// (`ClusterBusService`). On graceful shutdown it stops accepting, closes every session and
-/// waits for their cluster calls; the bus service then takes the node out of the cluster.
+/// (`ClusterBusService`). When a drain begins (`NodeLifecycle`, SIGTERM) or at graceful
+/// shutdown it stops accepting; at graceful shutdown it closes every session and waits for
+/// their cluster calls; the bus service then takes the node out of the cluster.
 struct ChatServer: Service {
     let context: NodeContext
     let group: any EventLoopGroup
     /// The cluster bus has started (`ClusterBusService`): no client before that.
     let ready: BusReadiness
+    let lifecycle: NodeLifecycle
     let onListening: (@Sendable (Int) -> Void)?
 
     func run() async throws {
@@ -56,6 +58,7 @@ struct ChatServer: Service {
             throw error
         }
         let boundPort = server.localAddress?.port ?? configuration.port
+        lifecycle.listening()
         node.logger.info("Chorus node \(node.bus.nodeID) accepting connections on \(configuration.host):\(boundPort)")
         onListening?(boundPort)
         let coalescing = group.next().scheduleRepeatedTask(initialDelay: Fanout.coalescingInterval,
@@ -67,13 +70,23 @@ struct ChatServer: Service {
             node.logger.info("connections=\(node.limiter.connections) \(node.metrics.summary)")
         }
 
+        // A drain stops new clients only; existing sessions go on until graceful shutdown.
+        await withTaskGroup(of: Void.self) { [lifecycle] waiting in
+            waiting.addTask { await lifecycle.wait(for: .draining) }
+            waiting.addTask { try? await gracefulShutdown() }
+            await waiting.next()
+            waiting.cancelAll()
+        }
+        try? await server.close()
+        if lifecycle.phase == .draining {
+            node.logger.notice("draining: no longer accepting connections; \(node.limiter.connections) sessions go on")
+        }
         try? await gracefulShutdown()
 
         metrics.cancel()
 
         node.logger.info("shutting down: closing \(node.limiter.connections) sessions")
         coalescing.cancel()
-        try? await server.close()
         await closeAllSessions()
         // Sessions' cluster calls and logouts finish before the bus service, next in the
         // shutdown order, takes the node out of the cluster.

@@ -32,6 +32,12 @@ final class Fanout: ClusterEventSink {
     }
 
     func deliver(_ events: [ClusterEvent]) {
+        deliver(events, oldestPublish: nil)
+    }
+
+    /// `oldestPublish` goes with the batch to every loop, which observes the
+    /// publish-to-delivery lag once it has written the batch.
+    func deliver(_ events: [ClusterEvent], oldestPublish: PublishStamp?) {
         var batch: [Delivery] = []
         batch.reserveCapacity(events.count)
         var run = MessageRun()
@@ -70,7 +76,7 @@ final class Fanout: ClusterEventSink {
             }
         }
         run.flush(into: &batch)
-        dispatch(batch)
+        dispatch(batch, oldestPublish: oldestPublish)
     }
 
     /// Sends every local user a fresh `RoomList` of its zone (one listing per zone).
@@ -101,17 +107,18 @@ final class Fanout: ClusterEventSink {
             return Array(pending.values)
         }
         guard !changes.isEmpty else { return }
-        var byZone: [String: ByteBuffer] = [:]
+        var byZone: [String: (frames: ByteBuffer, count: Int)] = [:]
         for change in changes {
-            ServerEvent.updateRoomList(change).encode(into: &byZone[change.zone, default: allocator.buffer(capacity: 256)])
+            byZone[change.zone, default: (allocator.buffer(capacity: 256), 0)].count += 1
+            ServerEvent.updateRoomList(change).encode(into: &byZone[change.zone]!.frames)
         }
-        dispatch(byZone.map { .zoneFrames($0.key, $0.value) })
+        dispatch(byZone.map { .zoneFrames($0.key, $0.value.frames, count: $0.value.count) })
     }
 
-    private func dispatch(_ batch: [Delivery]) {
+    private func dispatch(_ batch: [Delivery], oldestPublish: PublishStamp? = nil) {
         guard !batch.isEmpty else { return }
         for registry in registries {
-            registry.eventLoop.execute { registry.apply(batch) }
+            registry.eventLoop.execute { registry.apply(batch, oldestPublish: oldestPublish) }
         }
     }
 }
@@ -121,21 +128,25 @@ final class Fanout: ClusterEventSink {
 /// A join or leave of the room ends the run, so membership changes keep their place.
 struct MessageRun {
     private var rooms: [RoomRef] = []
-    private var frames: [RoomRef: ByteBuffer] = [:]
+    private var frames: [RoomRef: (buffer: ByteBuffer, count: Int)] = [:]
 
     mutating func append(_ message: ByteBuffer, to room: RoomRef) {
-        if var buffer = frames.removeValue(forKey: room) {
-            buffer.writeImmutableBuffer(message)
-            frames[room] = buffer
+        if var run = frames.removeValue(forKey: room) {
+            run.buffer.writeImmutableBuffer(message)
+            run.count += 1
+            frames[room] = run
         } else {
             rooms.append(room)
-            frames[room] = message
+            frames[room] = (message, 1)
         }
     }
 
     mutating func flush(into batch: inout [Delivery]) {
         guard !rooms.isEmpty else { return }
-        for room in rooms { batch.append(.room(room, frames[room]!)) }
+        for room in rooms {
+            let run = frames[room]!
+            batch.append(.messages(room, run.buffer, count: run.count))
+        }
         rooms.removeAll(keepingCapacity: true)
         frames.removeAll(keepingCapacity: true)
     }

@@ -1,4 +1,5 @@
 import ChatDomain
+import ClusterBus
 import NIOCore
 
 /// The sessions of one event loop, by session, room and zone. Only ever touched on its
@@ -6,6 +7,7 @@ import NIOCore
 /// every local recipient, and flushes each touched channel once at the end of the batch.
 final class LoopRegistry: @unchecked Sendable {
     let eventLoop: any EventLoop
+    private let metrics: NodeMetrics
     private var sessions: [SessionID: SessionHandler] = [:]
     private var rooms: [RoomRef: [SessionID: SessionHandler]] = [:]
     private var zones: [String: [SessionID: SessionHandler]] = [:]
@@ -17,8 +19,9 @@ final class LoopRegistry: @unchecked Sendable {
     /// Frames each event once for this loop's WebSocket sessions.
     let webSocketFramer = WebSocketFramer()
 
-    init(eventLoop: any EventLoop) {
+    init(eventLoop: any EventLoop, metrics: NodeMetrics) {
         self.eventLoop = eventLoop
+        self.metrics = metrics
     }
 
     var sessionCount: Int { sessions.count }
@@ -62,14 +65,26 @@ final class LoopRegistry: @unchecked Sendable {
     /// Every session on this loop, e.g. to close them at shutdown.
     var allSessions: [SessionHandler] { Array(sessions.values) }
 
-    /// Applies one batch of cluster events, in order.
-    func apply(_ batch: [Delivery]) {
+    /// Applies one batch of cluster events, in order. What it writes is counted in plain
+    /// integers and added to the node's metrics once, at the end; so is the lag of its
+    /// public messages (`oldestPublish`: when the oldest was published).
+    func apply(_ batch: [Delivery], oldestPublish: PublishStamp? = nil) {
         eventLoop.preconditionInEventLoop()
+        var frames = 0
+        var publicMessages = 0
+        var privateMessages = 0
+        var lostNotices = 0
         for delivery in batch {
             switch delivery {
+            case .messages(let room, let bytes, let count):
+                if let members = rooms[room] {
+                    for member in members.values where member.receiveRoomEvent(bytes, in: room) {
+                        publicMessages += count
+                    }
+                }
             case .room(let room, let bytes):
                 if let members = rooms[room] {
-                    for member in members.values { member.receiveRoomEvent(bytes, in: room) }
+                    for member in members.values where member.receiveRoomEvent(bytes, in: room) { lostNotices += 1 }
                 }
             case .joined(let room, let id, let bytes):
                 if let session = sessions[id] {
@@ -80,23 +95,29 @@ final class LoopRegistry: @unchecked Sendable {
                     if memberships[id]?.contains(room) != true { memberships[id, default: []].append(room) }
                 }
                 if let members = rooms[room] {
-                    for (memberID, member) in members where memberID != id { member.receiveRoomEvent(bytes, in: room) }
+                    for (memberID, member) in members where memberID != id && member.receiveRoomEvent(bytes, in: room) {
+                        frames += 1
+                    }
                 }
             case .left(let room, let id, let bytes):
                 removeMember(id, from: room)
                 if let members = rooms[room] {
-                    for member in members.values { member.receiveRoomEvent(bytes, in: room) }
+                    for member in members.values where member.receiveRoomEvent(bytes, in: room) { frames += 1 }
                 }
             case .zone(let change, let bytes):
                 if let members = zones[change.zone] {
-                    for member in members.values { member.receiveZoneEvent(bytes, change: change) }
+                    for member in members.values where member.receiveZoneEvent(bytes, change: change) { frames += 1 }
                 }
-            case .roomList(let zone, let bytes), .zoneFrames(let zone, let bytes):
+            case .roomList(let zone, let bytes):
                 if let members = zones[zone] {
-                    for member in members.values { member.receiveDirect(bytes) }
+                    for member in members.values where member.receiveDirect(bytes) { frames += 1 }
+                }
+            case .zoneFrames(let zone, let bytes, let count):
+                if let members = zones[zone] {
+                    for member in members.values where member.receiveDirect(bytes) { frames += count }
                 }
             case .direct(let id, let bytes):
-                sessions[id]?.receiveDirect(bytes)
+                if sessions[id]?.receiveDirect(bytes) == true { privateMessages += 1 }
             case .evict(let id, let reason):
                 sessions[id]?.evict(reason)
             case .kick(let id, let notice):
@@ -105,6 +126,23 @@ final class LoopRegistry: @unchecked Sendable {
         }
         for session in touched { session.flushBatch() }
         touched.removeAll(keepingCapacity: true)
+        if lostNotices > 0 { metrics.countErrors(.messagesLost, lostNotices) }
+        count(frames: frames + lostNotices, publicMessages: publicMessages, privateMessages: privateMessages,
+              oldestPublish: oldestPublish)
+    }
+
+    /// Once per batch: what it delivered, and its lag if it delivered public messages.
+    private func count(frames: Int, publicMessages: Int, privateMessages: Int, oldestPublish: PublishStamp?) {
+        let total = frames + publicMessages + privateMessages
+        guard total > 0 else { return }
+        metrics.framesOut.increment(by: total)
+        if publicMessages > 0 {
+            metrics.deliveredPublic.increment(by: publicMessages)
+            if let oldestPublish {
+                metrics.deliveryLag.recordNanoseconds(oldestPublish.nanoseconds(until: .now()))
+            }
+        }
+        if privateMessages > 0 { metrics.deliveredPrivate.increment(by: privateMessages) }
     }
 
     /// A session wrote during the current batch and wants one flush at its end.
@@ -115,14 +153,17 @@ final class LoopRegistry: @unchecked Sendable {
 
 /// One cluster event, encoded once per node, ready to be written to local sessions.
 enum Delivery: Sendable {
+    /// Consecutive public messages of a room (`count` frames in one buffer).
+    case messages(RoomRef, ByteBuffer, count: Int)
+    /// Another frame for every member of a room (`Error` `Messages lost`).
     case room(RoomRef, ByteBuffer)
     case joined(RoomRef, SessionID, ByteBuffer)
     case left(RoomRef, SessionID, ByteBuffer)
     case zone(ZoneChange, ByteBuffer)
     /// A fresh `RoomList` for every user of a zone.
     case roomList(String, ByteBuffer)
-    /// Coalesced `UpdateRoomList` frames for every user of a zone.
-    case zoneFrames(String, ByteBuffer)
+    /// Coalesced `UpdateRoomList` frames (`count` of them) for every user of a zone.
+    case zoneFrames(String, ByteBuffer, count: Int)
     case direct(SessionID, ByteBuffer)
     case evict(SessionID, Reason)
     /// A moderator's `Kicked` or `Banned` notice: sent, then the session closes.

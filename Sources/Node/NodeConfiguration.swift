@@ -45,6 +45,11 @@ public struct NodeConfiguration: Sendable {
     public var policyPort: Int?
     public var policyDomain = "*"
     public var proxyProtocol = false
+    /// The operator HTTP port (`/health`, `/ready`, `/metrics`; PROTOCOL.md section 9); nil: off.
+    public var adminPort: Int?
+    /// How long a node stopped by SIGTERM lets its sessions go on (no new clients, `/ready`
+    /// 503) before it closes them; a second SIGTERM or a SIGINT ends the wait.
+    public var drainTime: Duration = .seconds(5)
     public var threads = System.coreCount
     public var logLevel: Logger.Level = .info
     public var limits = ChatLimits()

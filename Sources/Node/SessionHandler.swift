@@ -18,6 +18,7 @@ final class SessionHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     let id: SessionID
+    /// How the client reaches the node (also the `transport` label of the connection metrics).
     let transport: SessionTransport
     private let node: NodeContext
     private let registry: LoopRegistry
@@ -42,6 +43,12 @@ final class SessionHandler: ChannelDuplexHandler {
     private var needsFlush = false
     /// The loop registry will flush this session at the end of its current batch.
     private var awaitingBatchFlush = false
+    /// Responses written since the last flush (counted once per flush; cluster events are
+    /// counted by the loop registry, once per batch).
+    private var unflushedResponses = 0
+    /// What the metrics were told: the connection is open, the session is logged in.
+    private var countedOpen = false
+    private var countedLoggedIn = false
 
     /// The client's address when the transport learnt it before this handler was added
     /// (a WebSocket's HTTP request, possibly behind a PROXY header).
@@ -94,6 +101,10 @@ final class SessionHandler: ChannelDuplexHandler {
     /// handler that kept it would keep itself, its context and its pipeline alive).
     func handlerRemoved(context: ChannelHandlerContext) {
         end()
+        if countedOpen {
+            countedOpen = false
+            node.metrics.connectionClosed(transport)
+        }
         slowReaderCheck?.cancel()
         slowReaderCheck = nil
         self.context = nil
@@ -175,6 +186,8 @@ final class SessionHandler: ChannelDuplexHandler {
         admitted = true
         machine.clientAddress = remoteAddress
         node.metrics.accepted.add(1)
+        countedOpen = true
+        node.metrics.connectionOpened(transport)
         registry.add(self)
         context.writeAndFlush(wrapOutboundOut(Self.connectionAccepted), promise: nil)
         let early = framesWhileAdmitting
@@ -199,7 +212,9 @@ final class SessionHandler: ChannelDuplexHandler {
         node.metrics.denied.add(1)
         let why = reason == .serverFull ? "server is full" : "the address is banned"
         node.logger.notice("connection denied: \(why)", metadata: ["client": "\(remoteAddress)"])
-        context.write(wrapOutboundOut(ServerEvent.connectionDenied(reason: reason.rawValue).encoded()), promise: nil)
+        let denial = ServerEvent.connectionDenied(reason: reason.rawValue)
+        node.metrics.countRefusal(denial)
+        context.write(wrapOutboundOut(denial.encoded()), promise: nil)
         closeAfterWrites(context)
         denied = true
     }
@@ -221,7 +236,16 @@ final class SessionHandler: ChannelDuplexHandler {
         let zone = machine.state.isLoggedIn ? machine.state.zone : nil
         let (endNow, loggedIn) = machine.closed()
         registry.remove(self, zone: zone)
+        countLogin()
         if endNow { logoutFromCluster(loggedIn: loggedIn) }
+    }
+
+    /// Tells the metrics when the session logs in, or stops being logged in.
+    private func countLogin() {
+        let now = machine.state.isLoggedIn && !ended
+        guard now != countedLoggedIn else { return }
+        countedLoggedIn = now
+        node.metrics.loggedInChanged(now)
     }
 
     /// Closes so that the client reads our last message (a final `Error`) first: flush, end
@@ -232,6 +256,10 @@ final class SessionHandler: ChannelDuplexHandler {
         guard !closing else { return }
         closing = true
         needsFlush = false
+        if unflushedResponses > 0 {
+            node.metrics.framesOut.increment(by: unflushedResponses)
+            unflushedResponses = 0
+        }
         let channel = context.channel
         let loop = context.eventLoop
         context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in
@@ -289,6 +317,7 @@ final class SessionHandler: ChannelDuplexHandler {
             }
             do {
                 perform(machine.received(try ClientRequest.decode(frame, limits: node.xmlLimits)))
+                countLogin()
             } catch {
                 node.metrics.malformed.add(1)
                 node.logger.debug("malformed frame", metadata: ["session": "\(id)", "error": "\(error)"])
@@ -332,12 +361,14 @@ final class SessionHandler: ChannelDuplexHandler {
     private func perform(_ action: SessionAction) {
         switch action {
         case .send(let event):
+            node.metrics.countRefusal(event)
             writeBytes(event.encoded())
         case .sendBytes(let bytes):
             writeBytes(bytes)
         case .ask(let call):
             ask(call)
         case .publish(let room, let event):
+            node.metrics.publishedPublic.increment()
             publish(event.encoded(), to: room)
         case .wait(let milliseconds):
             guard let context else { return }
@@ -371,6 +402,7 @@ final class SessionHandler: ChannelDuplexHandler {
     /// After an answer or a timer: perform, flush, and read again if reading was held.
     private func afterOperation(_ actions: [SessionAction]) {
         perform(actions)
+        countLogin()
         flushIfNeeded()
         if readHeld, machine.wantsInput, let context {
             readHeld = false
@@ -384,7 +416,8 @@ final class SessionHandler: ChannelDuplexHandler {
         let bus = node.bus
         let loop = context.eventLoop
         let promise = loop.makePromise(of: SessionMachine.ClusterAnswer.self)
-        node.tasks.run { promise.succeed(await Self.run(call, on: bus)) }
+        let metrics = node.metrics
+        node.tasks.run { promise.succeed(await Self.run(call, on: bus, metrics: metrics)) }
         let bound = NIOLoopBound(self, eventLoop: loop)
         promise.futureResult.whenSuccess { answer in
             let session = bound.value
@@ -392,7 +425,8 @@ final class SessionHandler: ChannelDuplexHandler {
         }
     }
 
-    private static func run(_ call: SessionMachine.ClusterCall, on bus: any ClusterBus) async -> SessionMachine.ClusterAnswer {
+    private static func run(_ call: SessionMachine.ClusterCall, on bus: any ClusterBus,
+                            metrics: NodeMetrics) async -> SessionMachine.ClusterAnswer {
         func result<T>(_ body: () async throws(ClusterError) -> T) async -> Result<T, ClusterError> {
             do { return .success(try await body()) } catch { return .failure(error) }
         }
@@ -403,6 +437,7 @@ final class SessionHandler: ChannelDuplexHandler {
         case .loggedInCount: return .count(await result { () async throws(ClusterError) in try await bus.loggedInCount() })
         case .zoneListing(let zone): return .listing(await result { () async throws(ClusterError) in try await bus.zoneListing(zone) })
         case .sendPrivate(let keys, let message):
+            metrics.publishedPrivate.increment()
             let bytes = message.encoded()
             return .privateSent(await result { () async throws(ClusterError) in try await bus.sendPrivate(to: keys, message: bytes) })
         case .isLockedOut(let key): return .flag(await result { () async throws(ClusterError) in try await bus.isLockedOut(nameKey: key) })
@@ -410,6 +445,8 @@ final class SessionHandler: ChannelDuplexHandler {
             return .flag(await result { () async throws(ClusterError) in try await bus.recordWrongPassword(nameKey: key) })
         case .isNameTaken(let key): return .flag(await result { () async throws(ClusterError) in try await bus.isNameTaken(nameKey: key) })
         case .moderate(let request): return .moderated(await result { () async throws(ClusterError) in try await bus.moderate(request) })
+        case .changeRoomDetails(let request):
+            return .roomDetails(await result { () async throws(ClusterError) in try await bus.changeRoomDetails(request) })
         }
     }
 
@@ -488,24 +525,28 @@ final class SessionHandler: ChannelDuplexHandler {
 
     // MARK: Cluster events (called by the loop registry)
 
-    func receiveRoomEvent(_ bytes: ByteBuffer, in room: RoomRef) {
+    /// Each returns whether the bytes were written (for the registry's counts).
+    func receiveRoomEvent(_ bytes: ByteBuffer, in room: RoomRef) -> Bool {
         switch machine.roomEvent(bytes, in: room) {
-        case .write: writeFromBatch(bytes)
-        case .held, .ignore: break
-        case .cutSlowReader: if let context { cutSlowReader(context) }
+        case .write: return writeFromBatch(bytes)
+        case .held, .ignore: return false
+        case .cutSlowReader:
+            if let context { cutSlowReader(context) }
+            return false
         }
     }
 
-    func receiveZoneEvent(_ bytes: ByteBuffer, change: ZoneChange) {
-        if machine.zoneEvent(change) { writeFromBatch(bytes) }
+    func receiveZoneEvent(_ bytes: ByteBuffer, change: ZoneChange) -> Bool {
+        machine.zoneEvent(change) && writeFromBatch(bytes)
     }
 
-    func receiveDirect(_ bytes: ByteBuffer) {
-        if machine.direct() { writeFromBatch(bytes) }
+    func receiveDirect(_ bytes: ByteBuffer) -> Bool {
+        machine.direct() && writeFromBatch(bytes)
     }
 
     func evict(_ reason: Reason) {
         perform(machine.evicted(reason))
+        countLogin()
     }
 
     /// A moderator's `Kicked` or `Banned`: sent, then the connection closes.
@@ -532,6 +573,7 @@ final class SessionHandler: ChannelDuplexHandler {
         let overBound = slowReader.watching
         context.write(wrapOutboundOut(bytes), promise: nil)
         needsFlush = true
+        unflushedResponses += 1
         if overBound { judgeQueued(bytes.readableBytes, context) }
     }
 
@@ -543,8 +585,8 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     /// Writes a cluster event; flushed once when the registry finishes the batch.
-    private func writeFromBatch(_ bytes: ByteBuffer) {
-        guard let context, !ended else { return }
+    private func writeFromBatch(_ bytes: ByteBuffer) -> Bool {
+        guard let context, !ended else { return false }
         let overBound = slowReader.watching
         context.write(wrapOutboundOut(bytes), promise: nil)
         needsFlush = true
@@ -553,11 +595,16 @@ final class SessionHandler: ChannelDuplexHandler {
             awaitingBatchFlush = true
             registry.markTouched(self)
         }
+        return true
     }
 
     private func flushIfNeeded() {
         guard needsFlush, let context else { return }
         needsFlush = false
+        if unflushedResponses > 0 {
+            node.metrics.framesOut.increment(by: unflushedResponses)
+            unflushedResponses = 0
+        }
         context.flush()
     }
 }

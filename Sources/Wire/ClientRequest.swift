@@ -7,6 +7,8 @@ public enum ClientRequest: Sendable, Equatable {
     case adminLogin(name: String, password: String)
     /// `ModeratorCommand`: `Kick`, `Ban` or `Unban` (as sent in `MinorAction`) of `userName`.
     case moderatorCommand(ModeratorCommandSpec)
+    /// `ChangeRoomDetails`: one change (`MinorAction`) to the sender's current room.
+    case changeRoomDetails(ChangeRoomDetailsSpec)
     case createRoom(zone: String, room: RoomSpec)
     case joinRoom(zone: String, room: String, password: String)
     case leaveRoom
@@ -27,6 +29,7 @@ public enum ClientRequest: Sendable, Equatable {
         case .login: RequestAction.login.rawValue
         case .adminLogin: RequestAction.adminLogin.rawValue
         case .moderatorCommand: RequestAction.moderatorCommand.rawValue
+        case .changeRoomDetails: RequestAction.changeRoomDetails.rawValue
         case .createRoom: RequestAction.createRoom.rawValue
         case .joinRoom: RequestAction.joinRoom.rawValue
         case .leaveRoom: RequestAction.leaveRoom.rawValue
@@ -95,6 +98,16 @@ public enum ClientRequest: Sendable, Equatable {
                 expires: String(parameters.childText("Expires").trimmingXMLWhitespace),
                 address: parameters.child("Address").map { String($0.text.trimmingXMLWhitespace).equalsIgnoringASCIICase("true") } ?? false
             ))
+        case .changeRoomDetails:
+            return .changeRoomDetails(ChangeRoomDetailsSpec(
+                minorAction: String(parameters.childText("MinorAction").trimmingXMLWhitespace),
+                description: parameters.childValue("Description"),
+                capacity: String(parameters.childText("Capacity").trimmingXMLWhitespace),
+                hidden: String(parameters.childText("Hidden").trimmingXMLWhitespace),
+                isProtected: String(parameters.childText("IsProtected").trimmingXMLWhitespace),
+                password: parameters.childText("Password"),
+                updatable: String(parameters.childText("Updatable").trimmingXMLWhitespace)
+            ))
         case .createRoom:
             let zone = parameters.child("Zone")
             let room = zone?.child("Room") ?? XMLElement(name: "Room")
@@ -160,6 +173,7 @@ enum RequestAction: String, CaseIterable {
     case ping = "Ping"
     case adminLogin = "AdminLogin"
     case moderatorCommand = "ModeratorCommand"
+    case changeRoomDetails = "ChangeRoomDetails"
 
     /// The action spelled `spelling` in any ASCII letter case.
     init?(matching spelling: String) {

@@ -54,6 +54,10 @@ public enum ServerEvent: Sendable, Equatable {
     case logoutSuccess
     /// `ModeratorCommand`: `<Result>Success</Result>`.
     case moderatorCommandSuccess
+    /// `ChangeRoomDetails`: `<Result>Success</Result>`.
+    case changeRoomDetailsSuccess
+    /// `ChangeRoomDetails`: `<Result>Failure</Result><Reason>R</Reason>`.
+    case changeRoomDetailsFailure(reason: String)
     /// `Kicked`: `<Reason>R</Reason><Moderator>M</Moderator>` (the session then closes).
     case kicked(reason: String, moderator: String)
     /// `Banned`: `<Reason>R</Reason><Moderator>M</Moderator><Expires>E</Expires>` (minutes,
@@ -100,6 +104,7 @@ public enum ServerEvent: Sendable, Equatable {
         case .leaveRoomSuccess, .leaveRoomFailure: "LeaveRoom"
         case .logoutSuccess: "Logout"
         case .moderatorCommandSuccess: "ModeratorCommand"
+        case .changeRoomDetailsSuccess, .changeRoomDetailsFailure: "ChangeRoomDetails"
         case .kicked: "Kicked"
         case .banned: "Banned"
         case .error: "Error"
@@ -113,14 +118,15 @@ public enum ServerEvent: Sendable, Equatable {
             writer.markup(#"<Result>Accepted</Result><Version Major="3" Minor="2" Sub="0"/>"#)
         case .loginAccepted:
             writer.markup("<Result>Accepted</Result><Variables/>")
-        case .createRoomSuccess, .leaveRoomSuccess, .logoutSuccess, .moderatorCommandSuccess:
+        case .createRoomSuccess, .leaveRoomSuccess, .logoutSuccess, .moderatorCommandSuccess, .changeRoomDetailsSuccess:
             writer.markup("<Result>Success</Result>")
         case .pong:
             break
         case .connectionDenied(let reason), .loginDenied(let reason):
             writer.markup("<Result>Denied</Result>")
             writer.element("Reason", reason)
-        case .createRoomFailure(let reason), .joinRoomFailure(let reason), .leaveRoomFailure(let reason):
+        case .createRoomFailure(let reason), .joinRoomFailure(let reason), .leaveRoomFailure(let reason),
+             .changeRoomDetailsFailure(let reason):
             writer.markup("<Result>Failure</Result>")
             writer.element("Reason", reason)
         case .roomList(let zone, let zoneUsers, let rooms), .roomsInZone(let zone, let zoneUsers, let rooms):

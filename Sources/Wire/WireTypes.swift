@@ -105,3 +105,28 @@ public struct ModeratorCommandSpec: Sendable, Equatable {
         self.address = address
     }
 }
+
+/// A `ChangeRoomDetails` as sent (PROTOCOL.md section 5): `MinorAction`
+/// (`ChangeDescription`, `ChangeCapacity`, `ChangeVisibility`, `ChangePasswordProtected`,
+/// `ChangeUpdatable`) and the elements it reads: `Description`, `Capacity` (`-1`:
+/// unlimited), `Hidden`, `IsProtected` with `Password`, `Updatable`. Absent elements are "".
+public struct ChangeRoomDetailsSpec: Sendable, Equatable {
+    public var minorAction: String
+    public var description: String
+    public var capacity: String
+    public var hidden: String
+    public var isProtected: String
+    public var password: String
+    public var updatable: String
+
+    public init(minorAction: String, description: String = "", capacity: String = "", hidden: String = "",
+                isProtected: String = "", password: String = "", updatable: String = "") {
+        self.minorAction = minorAction
+        self.description = description
+        self.capacity = capacity
+        self.hidden = hidden
+        self.isProtected = isProtected
+        self.password = password
+        self.updatable = updatable
+    }
+}

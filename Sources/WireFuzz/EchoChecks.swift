@@ -44,6 +44,11 @@ func checkEchoes(_ request: ClientRequest) {
     case .adminLogin(let name, _):
         let parameters = echoed(.userJoined(WireUser(name: name, moderator: true)), as: "UpdateUserList")
         expectText(parameters, ["User", "Name"], name)
+    case .changeRoomDetails(let change):
+        let room = WireRoom(name: "room", users: 1, description: change.description)
+        let parameters = echoed(.updateRoomList(minorAction: "ChangeRoomDetails", zoneUsers: 1, room: room),
+                                as: "UpdateRoomList")
+        expectText(parameters, ["Zone", "Rooms", "Room", "Description"], change.description)
     case .getRoomsInZone, .leaveRoom, .logout, .getLoggedInUserCount, .getServerTime, .ping, .unknown:
         break
     }
@@ -110,6 +115,9 @@ func userStrings(of request: ClientRequest) -> [String] {
         return [name, password]
     case .moderatorCommand(let command):
         return [command.minorAction, command.userName, command.reason, command.expires]
+    case .changeRoomDetails(let change):
+        return [change.minorAction, change.description, change.capacity, change.hidden, change.isProtected, change.password,
+                change.updatable]
     case .leaveRoom, .logout, .getLoggedInUserCount, .getServerTime, .ping, .unknown:
         return []
     }

@@ -66,6 +66,14 @@ func requestBytes(_ request: ClientRequest) -> [UInt8] {
         writer.element("Reason", command.reason)
         writer.element("Expires", command.expires)
         writer.element("Address", command.address ? "true" : "false")
+    case .changeRoomDetails(let change):
+        writer.element("MinorAction", change.minorAction)
+        writer.element("Description", change.description)
+        writer.element("Capacity", change.capacity)
+        writer.element("Hidden", change.hidden)
+        writer.element("IsProtected", change.isProtected)
+        writer.element("Password", change.password)
+        writer.element("Updatable", change.updatable)
     case .leaveRoom, .logout, .getLoggedInUserCount, .getServerTime, .ping, .unknown:
         break
     }

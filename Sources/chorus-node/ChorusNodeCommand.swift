@@ -41,6 +41,8 @@ struct ChorusNodeCommand: AsyncParsableCommand {
     @Option(help: "Dedicated Flash socket policy port, e.g. 843 (CHORUS_POLICY_PORT). Default off.") var policyPort: String?
     @Option(help: "Domain allowed by the Flash socket policy (CHORUS_POLICY_DOMAIN). Default *.") var policyDomain: String?
     @Flag(help: "Expect a PROXY protocol v1/v2 header (HAProxy send-proxy) on every connection; connections without one are refused (CHORUS_PROXY_PROTOCOL=true).") var proxyProtocol = false
+    @Option(help: "Operator HTTP port serving /health, /ready and /metrics (Prometheus) for the load balancer and monitoring (CHORUS_ADMIN_PORT), e.g. 8081; 0 picks a free port, logged at start. Default off.") var adminPort: String?
+    @Option(help: "Seconds a node stopped by SIGTERM lets its sessions go on before closing them, taking no new clients and answering 503 on /ready meanwhile (CHORUS_DRAIN_SECONDS); 0 stops at once. A second SIGTERM or a SIGINT ends the wait. Default 5.") var drainSeconds: String?
     @Option(help: "Event-loop threads (CHORUS_THREADS). Default: one per core.") var threads: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (CHORUS_LOG_LEVEL). Default info.") var logLevel: String?
 
@@ -167,6 +169,10 @@ struct ChorusNodeCommand: AsyncParsableCommand {
         c.policyPort = try settings.int(policyPort, "policy-port", in: 1...65535)
         c.policyDomain = try settings.string(policyDomain, "policy-domain") ?? c.policyDomain
         c.proxyProtocol = try proxyProtocol || (settings.bool(nil, "proxy-protocol") ?? false)
+        c.adminPort = try settings.int(adminPort, "admin-port", in: 0...65535)
+        if let seconds = try settings.double(drainSeconds, "drain-seconds", in: 0...3600) {
+            c.drainTime = .nanoseconds(Int64(seconds * 1e9))
+        }
         c.threads = try settings.int(threads, "threads", in: 1...1024) ?? c.threads
         if let level = try settings.string(logLevel, "log-level") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
@@ -179,6 +185,9 @@ struct ChorusNodeCommand: AsyncParsableCommand {
         }
         if let web = c.httpPort, web != 0, web == c.port || web == c.policyPort {
             throw ConfigurationError("--http-port \(web) is already the \(web == c.port ? "client" : "policy") port: choose another port for web clients (e.g. 8080)")
+        }
+        if let admin = c.adminPort, admin != 0, admin == c.port || admin == c.policyPort || admin == c.httpPort {
+            throw ConfigurationError("--admin-port \(admin) is also the \(admin == c.port ? "client" : admin == c.policyPort ? "policy" : "web") port: choose another port (e.g. 8081)")
         }
         return c
     }

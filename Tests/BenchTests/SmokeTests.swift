@@ -44,10 +44,12 @@ enum SmokeEnvironment {
 }
 
 @Suite(.serialized) struct SmokeTests {
-    /// A 3-second closed-loop run against a real cluster (redis-server + 2 chorus-node): nothing
-    /// may be lost, reordered or disagreed on, and nothing may fail. Speed is not asserted.
-    @Test(.enabled(if: SmokeEnvironment.redisServer != nil, "redis-server is not installed"))
-    func closedLoopAgainstTwoNodes() async throws {
+    /// A 3-second closed-loop run against a real cluster (redis-server + 2 chorus-node with their
+    /// web ports), over TCP, over WebSocket (`/ws`) and with both in the same rooms: nothing may
+    /// be lost, reordered or disagreed on, and nothing may fail. Speed is not asserted.
+    @Test(.enabled(if: SmokeEnvironment.redisServer != nil, "redis-server is not installed"),
+          arguments: [Transport.tcp, .ws, .mixed])
+    func closedLoopAgainstTwoNodes(transport: Transport) async throws {
         let node = try Binaries.chorusNode().path
         let logDir = SmokeEnvironment.logDirectory()
         var processes: [ChorusTesting.ChildProcess] = []
@@ -60,20 +62,24 @@ enum SmokeEnvironment {
             log: "\(logDir)/redis.log"))
         try #require(await SmokeEnvironment.waitUntilAccepting(redisPort), "redis-server did not start")
 
-        var ports: [Int] = []
+        let allPorts = try freePorts(4)
+        let ports = Array(allPorts[0..<2])
+        let webPorts = Array(allPorts[2..<4])
         for k in 1...2 {
-            let port = try freePort()
-            ports.append(port)
+            let port = ports[k - 1]
+            let webPort = webPorts[k - 1]
             processes.append(try SmokeEnvironment.start(
                 node,
-                ["--host", "127.0.0.1", "--port", String(port), "--redis", "redis://127.0.0.1:\(redisPort)",
+                ["--host", "127.0.0.1", "--port", String(port), "--http-port", String(webPort),
+                 "--redis", "redis://127.0.0.1:\(redisPort)",
                  "--flood-rate", "100000", "--flood-burst", "100000", "--max-connections", "1000"],
-                log: "\(logDir)/node\(k).log"))
+                log: "\(logDir)/node\(k)-\(transport.rawValue).log"))
         }
-        for port in ports { try #require(await SmokeEnvironment.waitUntilAccepting(port), "chorus-node did not start on \(port)") }
+        for port in ports + webPorts { try #require(await SmokeEnvironment.waitUntilAccepting(port), "chorus-node did not start on \(port)") }
 
         let (status, lines) = try await SmokeEnvironment.bench(
             ["closed", "--nodes", ports.map { "127.0.0.1:\($0)" }.joined(separator: ","),
+             "--transport", transport.rawValue, "--ws-nodes", webPorts.map(String.init).joined(separator: ","),
              "--clients", "40", "--rooms", "4", "--window", "4", "--duration", "3", "--drain", "10",
              "--json", "--quiet", "--max-runtime", "120"])
         let jsonLine = try #require(lines.last { $0.hasPrefix("{") }, "no JSON from chorus-bench (exit status \(status)): \(lines)")
@@ -88,6 +94,8 @@ enum SmokeEnvironment {
         #expect(r["errors"]?.int == 0, "\(summary)")
         #expect(r["disconnects"]?.int == 0, "\(summary)")
         #expect(r["foreign"]?.int == 0, "\(summary)")
+        #expect(r["transport"]?.string == transport.rawValue, "\(summary)")
+        #expect(r["ws_clients"]?.int == [Transport.tcp: nil, .ws: 40, .mixed: 20][transport]!, "\(summary)")
         #expect(status == 0, "\(summary)")
     }
 

@@ -21,11 +21,16 @@ public final class NodeProcess: @unchecked Sendable {
     /// Starts a node with `--host 127.0.0.1 --port P` and `arguments`, and waits until it logs
     /// that it accepts connections. Set `CHORUS_*` variables of this process are not passed on.
     ///
+    /// Without `--drain-seconds` in `arguments`, the node gets `--drain-seconds 0`: SIGTERM
+    /// stops it at once, as most tests want (drain tests pass their own).
+    ///
     /// With `web`, the node also opens its web port (`--http-port 0`: the system picks a
     /// free one) and ``webPort`` is where it listens.
     public static func start(_ arguments: [String] = [], port: Int? = nil, web: Bool = false, readyTimeout: Double = 15,
                              sourceLocation: SourceLocation = #_sourceLocation) throws -> NodeProcess {
-        let arguments = web ? ["--http-port", "0"] + arguments : arguments
+        var arguments = web ? ["--http-port", "0"] + arguments : arguments
+        // SIGTERM (`stop()`) stops at once unless a test asks for a drain.
+        if !arguments.contains(where: { $0.hasPrefix("--drain-seconds") }) { arguments += ["--drain-seconds", "0"] }
         var attempt = 0
         while true {
             attempt += 1
@@ -117,6 +122,37 @@ public final class NodeProcess: @unchecked Sendable {
             throw TestFailure("chorus-node did not exit within \(timeout) s of SIGTERM; log:\n\(logTail())")
         }
         return status
+    }
+
+    /// Waits up to `timeout` seconds for the process to exit; its exit status, or nil if it
+    /// still runs.
+    public func waitForExit(timeout: Double) -> Int32? {
+        child.waitForExitBlocking(timeout: timeout)
+    }
+
+    /// The operator port (`--admin-port`, possibly 0), read from the node's start-up log line
+    /// (waited for: it may come just after the client port's).
+    public func adminPort(timeout: Double = 10, sourceLocation: SourceLocation = #_sourceLocation) throws -> Int {
+        let marker = "operator endpoints on http://"
+        func find() -> Int? {
+            for line in output.split(separator: "\n") {
+                guard let range = line.range(of: marker) else { continue }
+                let rest = line[range.upperBound...]
+                if let colon = rest.firstIndex(of: ":"),
+                   let port = Int(rest[rest.index(after: colon)...].prefix { $0.isNumber }) {
+                    return port
+                }
+            }
+            return nil
+        }
+        var port: Int?
+        eventuallyBlocking(timeout: timeout) {
+            port = find()
+            return port != nil || !isRunning
+        }
+        if let port { return port }
+        throw TestFailure("no \"\(marker)\" line in the node's log (started without --admin-port?):\n\(logTail())",
+                          sourceLocation: sourceLocation)
     }
 
     /// Sends SIGKILL and waits for the process to be gone.

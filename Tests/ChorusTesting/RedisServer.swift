@@ -138,6 +138,13 @@ public final class RedisServer: Sendable {
     /// Stops the server and starts a new, empty one on the same port with the same options.
     public func restart() async throws {
         await stop()
+        try await startAgain()
+    }
+
+    /// Starts a new, empty server on the same port with the same options, after `stop()`
+    /// (for outage tests that look at what happens while Redis is away).
+    public func startAgain() async throws {
+        guard !isRunning else { return }
         var lastError: any Error = Failure(description: "no attempt made")
         // The port is ours unless another process grabs it meanwhile; retry briefly.
         for _ in 0..<20 {

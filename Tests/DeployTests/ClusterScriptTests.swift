@@ -110,6 +110,25 @@ struct ClusterScriptTests {
         let stoppedIndex = try #require(Int(stopped.dropFirst("node".count)))
         sendSignal(SIGTERM, to: cluster.nodePID(stoppedIndex))
 
+        // The node drains (--drain-seconds 5): its /ready answers 503 and its client port is
+        // closed. Every new client gets in at the first attempt meanwhile: HAProxy sends what
+        // the closed port refuses to another node, and soon sends nothing there.
+        #expect(await eventually(timeout: .seconds(3)) {
+            OperatorPort.status(cluster.adminPort(stoppedIndex), "/ready") == 503
+        })
+        for index in 0..<12 {
+            let newcomer = try TestClient.loggedIn(port: port, name: "newcomer\(index)", timeout: 5)
+            clients.append(newcomer)
+        }
+        let drainingState = try await eventually(timeout: .seconds(5), every: .milliseconds(100)) { () -> String? in
+            let status = try await cluster.serverStates()[stopped]?.status
+            return status?.hasPrefix("DOWN") == true ? status : nil
+        }
+        #expect(drainingState.hasPrefix("DOWN"), "HAProxy follows /ready")
+        // bob's session goes on while its node drains.
+        try bob.request("Ping")
+        _ = try bob.next(action: "Pong")
+
         // The node-side fact behind `show sess`: bob's session ends with that node; alice's
         // and carol's do not, and alice sees bob leave (the stopped node took its sessions
         // out of the cluster).

@@ -57,7 +57,7 @@ struct DeployConfigTests {
     func composeConfig() async throws {
         let services = try await Self.composeConfig(["--services"])
         let names = Set(services.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
-        #expect(names == ["redis", "node", "haproxy"])
+        #expect(names == ["redis", "node", "haproxy", "prometheus", "grafana"])
 
         // The defaults: what a user with a registry gets.
         let config = try await Self.composeConfig([])
@@ -87,6 +87,12 @@ struct DeployConfigTests {
         #expect(node.contains("redis:\n        condition: service_healthy"))
         #expect(!node.contains("published:") && !node.contains("ports:"), "the nodes must not be reachable around HAProxy")
         #expect(!node.contains("ulimits:"), "an open-file limit above the engine's own stops every container from starting")
+        #expect(node.contains("CHORUS_ADMIN_PORT: '8081'") || node.contains("CHORUS_ADMIN_PORT: \"8081\""),
+                "the nodes serve /ready for HAProxy and the health check on 8081:\n\(node)")
+        for service in ["prometheus", "grafana"] {
+            let block = Self.serviceBlock(config, service)
+            #expect(block.contains("profiles:\n    - monitoring"), "\(service) belongs to the monitoring profile:\n\(block)")
+        }
 
         let redis = Self.serviceBlock(config, "redis")
         #expect(redis.contains("dockerfile: deploy/redis.Dockerfile"))
@@ -134,22 +140,63 @@ struct DeployConfigTests {
         #expect(none.output.contains("no Chorus nodes"))
     }
 
-    @Test("haproxy.cfg: TCP, leastconn, long timeouts, PROXY protocol and the greeting check")
+    @Test("haproxy.cfg: TCP, leastconn, long timeouts, PROXY protocol, redispatch, and checks of /ready on the admin port")
     func haproxyDirectives() throws {
         let text = try String(contentsOfFile: Self.haproxyConfig, encoding: .utf8)
         let lines = Set(text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
         for directive in ["mode tcp", "balance leastconn", "timeout connect 5s", "timeout client 10m",
-                          "timeout server 10m", "timeout tunnel 10m", "option tcp-check",
-                          // a bare "tcp-check connect" would drop the PROXY header from checks
-                          "tcp-check connect default",
-                          "tcp-check expect string <Result>Accepted</Result>"] {
+                          "timeout server 10m", "timeout tunnel 10m", "retries 3", "option redispatch 1",
+                          "option httpchk", "http-check send meth GET uri /ready ver HTTP/1.1 hdr Host chorus-haproxy",
+                          "http-check expect status 200"] {
             #expect(lines.contains(directive), "missing \"\(directive)\"")
         }
         let defaultServer = try #require(lines.first { $0.hasPrefix("default-server ") })
-        for option in ["send-proxy", "check", "check-send-proxy"] {
-            #expect(defaultServer.split(separator: " ").contains(Substring(option)))
+        let options = defaultServer.split(separator: " ")
+        #expect(options.contains("send-proxy") && options.contains("check"))
+        // The admin port speaks plain HTTP: no PROXY header on checks.
+        #expect(!options.contains("check-send-proxy"))
+        for k in 1...9 {
+            #expect(lines.contains("server node\(k) \"${NODE\(k)_ADDR}\" port \"${NODE\(k)_ADMIN_PORT-8081}\""), "node\(k)'s checks")
         }
+        #expect(lines.contains { $0.hasPrefix("server-template node ") && $0.hasSuffix("port \"${NODES_ADMIN_PORT-8081}\"") })
         #expect(lines.contains { $0.hasPrefix("log stdout") })
+    }
+
+    @Test("monitoring: Prometheus scrapes the nodes' admin ports; the Grafana dashboard shows the operator's panels over metrics a node exports")
+    func monitoring() async throws {
+        let prometheus = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/prometheus.yml"), encoding: .utf8)
+        #expect(prometheus.contains("metrics_path: /metrics"))
+        // The compose file's nodes are one scaled service: found through Docker's DNS.
+        #expect(prometheus.contains(#"- names: ["node"]"#) && prometheus.contains("port: 8081"))
+        let datasource = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/grafana/provisioning/datasources/prometheus.yml"), encoding: .utf8)
+        #expect(datasource.contains("url: http://prometheus:9090"))
+
+        let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("deploy/grafana/dashboards/chorus.json"))
+        let dashboard = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let panels = try #require(dashboard["panels"] as? [[String: Any]])
+        let titles = panels.compactMap { $0["title"] as? String }
+        for wanted in ["Clients", "Rooms", "Messages per second", "Publish-to-delivery lag", "Errors by reason",
+                       "Cluster round trip p99", "Hostile and slow clients"] {
+            #expect(titles.contains(wanted), "no panel \(wanted): \(titles)")
+        }
+        let expressions = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        #expect(expressions.contains { $0.contains("histogram_quantile(0.99") && $0.contains("chorus_delivery_lag_seconds_bucket") })
+        #expect(expressions.contains { $0.contains("histogram_quantile(0.5,") && $0.contains("chorus_delivery_lag_seconds_bucket") })
+
+        // Every metric the dashboard queries is one a node exports.
+        let node = try NodeProcess.start(["--admin-port", "0"])
+        let scrape = try OperatorPort.get(try node.adminPort(), "/metrics")
+        let exported = try PrometheusText(scrape.body)
+        let regex = try NSRegularExpression(pattern: "chorus_[a-z_]+")
+        for expression in expressions {
+            for match in regex.matches(in: expression, range: NSRange(expression.startIndex..., in: expression)) {
+                var name = String(expression[Range(match.range, in: expression)!])
+                for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) && exported.types[name] == nil {
+                    name = String(name.dropLast(suffix.count))
+                }
+                #expect(exported.types[name] != nil, "the dashboard queries \(name), which no node exports")
+            }
+        }
     }
 
     /// The instructions of a Dockerfile, comments and blank lines left out, continuation
@@ -180,8 +227,9 @@ struct DeployConfigTests {
         // with dlopen (CSpoofChecker), and bash for the health check (already there).
         #expect(base.contains("install -y --no-install-recommends libhiredis0.14 libicu72 libstdc++6 \\"))
         #expect(base.contains("\nUSER chorus:chorus\n"))
-        #expect(base.contains("\nEXPOSE 9875 8080\n"))
-        #expect(base.contains("\nHEALTHCHECK ") && base.contains("CMD [\"chorus-healthcheck\"]\n"))
+        #expect(base.contains("\nENV CHORUS_ADMIN_PORT=8081\n"))
+        #expect(base.contains("\nEXPOSE 9875 8080 8081\n"))
+        #expect(base.contains("\nHEALTHCHECK ") && base.contains("CMD [\"chorus-healthcheck\", \"--ready\"]\n"))
         #expect(base.hasSuffix("ENTRYPOINT [\"chorus-node\"]"))
         // Both ways put the same two files on the runtime-base.
         #expect(stage("FROM runtime-base AS prebuilt") == "COPY deploy/chorus-healthcheck deploy/prebuilt/chorus-nod[e] /usr/local/bin/")
@@ -216,10 +264,16 @@ struct DeployConfigTests {
 
     // MARK: deploy/chorus-healthcheck (the node image's HEALTHCHECK)
 
-    func healthcheck(port: Int) async throws -> (status: Int32, output: String) {
+    func healthcheck(_ arguments: [String] = [], port: Int?, environment extra: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         var environment = ProcessInfo.processInfo.environment
+        for key in environment.keys where key.hasPrefix("CHORUS_") { environment[key] = nil }
         environment["CHORUS_HEALTHCHECK_TIMEOUT"] = "3"
-        return try await run(Self.healthcheck, ["127.0.0.1", String(port)], environment: environment, timeout: .seconds(20))
+        let address = port.map { ["127.0.0.1", String($0)] } ?? []
+        return try await run(Self.healthcheck, arguments + address, environment: environment.merging(extra) { $1 }, timeout: .seconds(20))
+    }
+
+    func healthcheck(port: Int) async throws -> (status: Int32, output: String) {
+        try await healthcheck(port: Optional(port))
     }
 
     @Test("chorus-healthcheck passes on a node with and without --proxy-protocol")
@@ -248,5 +302,31 @@ struct DeployConfigTests {
         #expect(greeting.raw.contains("<Result>Accepted</Result>"))
         #expect(full.status == 1)
         #expect(full.output.contains("Server is full"))
+    }
+
+    @Test("chorus-healthcheck --ready: 200 from /ready on the operator port passes; a full node's 503 fails with its reason; no operator port falls back to the greeting")
+    func healthcheckReady() async throws {
+        let nothing = try await healthcheck(["--ready"], port: try freePort())
+        #expect(nothing.status == 1 && nothing.output.contains("cannot connect to the operator port"), "\(nothing.output)")
+
+        let node = try NodeProcess.start(["--admin-port", "0", "--max-connections", "1"])
+        let admin = try node.adminPort()
+        let ready = try await healthcheck(["--ready"], port: admin)
+        #expect(ready.status == 0, "\(ready.output)")
+        // The port from CHORUS_ADMIN_PORT, as in the image.
+        let fromVariable = try await healthcheck(["--ready"], port: nil, environment: ["CHORUS_ADMIN_PORT": String(admin)])
+        #expect(fromVariable.status == 0, "\(fromVariable.output)")
+        // Without an operator port: the greeting on the client port.
+        let greeting = try await healthcheck(["--ready"], port: nil, environment: ["CHORUS_ADMIN_PORT": "0", "CHORUS_PORT": String(node.port)])
+        #expect(greeting.status == 0, "\(greeting.output)")
+
+        let holder = try TestClient.accepted(port: node.port, name: "holder")
+        let full = try await eventually(timeout: .seconds(10), every: .milliseconds(100)) { () -> (status: Int32, output: String)? in
+            let result = try await healthcheck(["--ready"], port: admin)
+            return result.status == 0 ? nil : result
+        }
+        holder.close()
+        #expect(full.status == 1)
+        #expect(full.output.contains("503") && full.output.contains("full"), "\(full.output)")
     }
 }

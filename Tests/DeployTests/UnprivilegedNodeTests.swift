@@ -11,15 +11,15 @@ import Glibc
 /// the first `docker-compose up` showed it. Here the node drops to `nobody` with setpriv.
 @Suite("chorus-node without root")
 struct UnprivilegedNodeTests {
-    @Test("an unprivileged node connects to Redis and serves a client and the web page")
+    @Test("an unprivileged node connects to Redis and serves a client, the web page and /ready")
     func servesWithoutRoot() async throws {
         try await RedisServer.with { redis in
             let directory = try makeTemporaryDirectory("deploytests-unprivileged")
             defer { try? FileManager.default.removeItem(at: directory) }
-            let ports = try freePorts(2)
-            let (port, webPort) = (ports[0], ports[1])
+            let ports = try freePorts(3)
+            let (port, webPort, adminPort) = (ports[0], ports[1], ports[2])
             let node = try Binaries.chorusNode().path
-            let arguments = ["--host", "127.0.0.1", "--port", String(port), "--http-port", String(webPort),
+            let arguments = ["--host", "127.0.0.1", "--port", String(port), "--http-port", String(webPort), "--admin-port", String(adminPort),
                              "--threads", "1", "--redis", redis.url]
             var environment = ProcessInfo.processInfo.environment
             for key in environment.keys where key.hasPrefix("CHORUS_") { environment[key] = nil }
@@ -47,6 +47,8 @@ struct UnprivilegedNodeTests {
                 alice.close()
                 let page = try HTTPProbe.request(port: webPort, "/")
                 #expect(page.status == 200, "the web port answered: \(page.head)")
+                let ready = try OperatorPort.get(adminPort, "/ready")
+                #expect(ready.status == 200, "the operator port answered: \(ready.head)")
                 #expect(!child.log.contains("Permission denied"), "\(child.log)")
             } cleanup: {
                 await child.stop()

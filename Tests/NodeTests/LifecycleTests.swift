@@ -5,9 +5,9 @@ import Testing
 /// Starting and stopping `chorus-node`: SIGTERM and configuration errors.
 @Suite("Lifecycle", .nodeGate)
 struct LifecycleTests {
-    @Test("SIGTERM: the node exits 0 within 5 s and connected clients see the connection close")
+    @Test("SIGTERM with --drain-seconds 0: the node exits 0 within 5 s and connected clients see the connection close")
     func sigterm() throws {
-        let node = try NodeProcess.start(["--rooms", "Lobby"])
+        let node = try NodeProcess.start(["--rooms", "Lobby", "--drain-seconds", "0"])
         let inRoom = try TestClient(node, name: "inRoom")
         try inRoom.login("Stayer")
         try inRoom.joinRoom("Lobby")

@@ -22,6 +22,7 @@ public final class RedisClusterBus: ClusterBus {
     private let configuration: RedisConfiguration
     private let eventLoop: any EventLoop
     private let scripts: RedisScriptRunner
+    private let observer: (any ClusterBusObserver)?
     private let local = Mutex(LocalState())
     /// Public messages waiting for the end of the bus loop's turn (see `publish`).
     private let outbox = Mutex(Outbox())
@@ -41,9 +42,11 @@ public final class RedisClusterBus: ClusterBus {
     static let reapInterval: TimeAmount = .milliseconds(500)
     static let noSubscriberGrace: TimeAmount = .milliseconds(750)
 
+    /// `observer` hears of round trips, reconnections and resyncs (the node's metrics).
     public init(nodeID: NodeID, url: String, prefix: String, rules: ClusterRules,
-                eventLoop: any EventLoop, logger: Logger) throws {
+                eventLoop: any EventLoop, logger: Logger, observer: (any ClusterBusObserver)? = nil) throws {
         self.nodeID = nodeID
+        self.observer = observer
         self.configuration = try RedisConfiguration(url: url)
         self.keys = RedisKeys(prefix: prefix)
         self.rules = rules
@@ -77,7 +80,10 @@ public final class RedisClusterBus: ClusterBus {
         let link = RedisLink(
             configuration: configuration, eventLoop: eventLoop, logger: logger,
             onMessages: { [weak self] batch in self?.received(batch) },
-            onReconnect: { [weak self] in try await self?.recover() }
+            onReconnect: { [weak self] in
+                self?.observer?.clusterReconnected()
+                try await self?.recover()
+            }
         )
         linkBox.withLock { $0 = link }
         logger.info("connecting to Redis at \(configuration.redacted)")
@@ -173,6 +179,7 @@ public final class RedisClusterBus: ClusterBus {
             return known
         }
         let redisLostState = previous != nil && previous != epoch
+        if redisLostState { observer?.clusterResynced() }
         let announce = redisLostState ? "0" : "1"
         _ = try await run(.heartbeat, [nodeID.rawValue, "\(Self.heartbeatTTL.nanoseconds / 1_000_000)"])
         for (room, options) in rules.permanentRooms {
@@ -191,7 +198,8 @@ public final class RedisClusterBus: ClusterBus {
             let args = [nodeID.rawValue, id.description, session.nameKey, session.profile, session.zone,
                         session.room.map(RedisKeys.roomRef) ?? "", options.password ?? "", options.hidden ? "1" : "0",
                         options.updatable ? "1" : "0", "\(options.capacity ?? -1)", options.description,
-                        options.permanent ? "1" : "0", "\(session.memberOrder ?? 0)", "\(session.roomOrder ?? 0)", announce]
+                        options.permanent ? "1" : "0", "\(session.memberOrder ?? 0)", "\(session.roomOrder ?? 0)", announce,
+                        session.createdRoom ? "1" : "0"]
             return (id, scripts.start(.restore, args, on: link))
         }
         var evicted: [ClusterEvent] = []
@@ -234,10 +242,24 @@ public final class RedisClusterBus: ClusterBus {
 
     // MARK: Operations
 
+    public var isAvailable: Bool { (try? readyLink) != nil }
+
+    public func roomCount() async throws(ClusterError) -> Int {
+        let link = try readyLink
+        do {
+            let reply = try await link.send(["GET", keys.roomCount]).get()
+            return reply.string.flatMap { Int($0) } ?? 0
+        } catch {
+            throw .unavailable
+        }
+    }
+
     public func login(_ request: LoginRequest) async throws(ClusterError) -> LoginOutcome {
         let profile = request.profile.serialized
+        let started = ContinuousClock.now
         let reply = try await run(.login, [request.session.description, nodeID.rawValue, request.name.key, profile, request.zone,
                                            request.address])
+        observe(.login, since: started)
         var cursor = try ReplyCursor(reply)
         switch try cursor.int() {
         case 1: break
@@ -252,6 +274,8 @@ public final class RedisClusterBus: ClusterBus {
     }
 
     public func join(_ request: JoinRequest) async throws(ClusterError) -> JoinOutcome {
+        let started = ContinuousClock.now
+        defer { observe(.join, since: started) }
         try await subscribe(to: request.room)
         // The leave of the current room that this join causes is this node's own doing.
         local.withLock { state in
@@ -305,6 +329,7 @@ public final class RedisClusterBus: ClusterBus {
             $0.sessions[request.session]?.roomOptions = roomOptions
             $0.sessions[request.session]?.memberOrder = memberOrder
             $0.sessions[request.session]?.roomOrder = roomOrder
+            $0.sessions[request.session]?.createdRoom = created
         }
         if let left { unsubscribe(from: left) }
         return .joined(JoinedRoom(room: request.room, summary: summary, members: members.map(\.profile), created: created,
@@ -318,10 +343,13 @@ public final class RedisClusterBus: ClusterBus {
             return current
         }
         defer { local.withLock { $0.sessions[session]?.departing = nil } }
+        let started = ContinuousClock.now
         let left = try await run(.leave, [session.description]).int == 1
+        observe(.leave, since: started)
         local.withLock {
             $0.sessions[session]?.room = nil
             $0.sessions[session]?.roomOptions = nil
+            $0.sessions[session]?.createdRoom = false
         }
         if let room { unsubscribe(from: room) }
         return left
@@ -352,7 +380,8 @@ public final class RedisClusterBus: ClusterBus {
         }
         let item = OutgoingMessage(session: ByteBuffer(string: session.description), frame: message, completion: completion)
         let first = outbox.withLock { outbox -> Bool in
-            outbox.rooms[room, default: OutgoingBatch(ref: ref)].messages.append(item)
+            // The clock is read once per room and turn (the default is only built when missing).
+            outbox.rooms[room, default: OutgoingBatch(ref: ref, published: .now())].messages.append(item)
             defer { outbox.scheduled = true }
             return !outbox.scheduled
         }
@@ -374,13 +403,17 @@ public final class RedisClusterBus: ClusterBus {
             while start < batch.messages.count {
                 let messages = Array(batch.messages[start..<min(batch.messages.count, start + Self.maxBatch)])
                 start += messages.count
-                var args: [ByteBuffer] = [batch.ref]
-                args.reserveCapacity(1 + 2 * messages.count)
+                var args: [ByteBuffer] = [batch.ref, ByteBuffer(string: String(batch.published.microseconds))]
+                args.reserveCapacity(2 + 2 * messages.count)
                 for message in messages {
                     args.append(message.session)
                     args.append(message.frame)
                 }
-                scripts.start(.publish, args, on: link).whenComplete { result in
+                let started = ContinuousClock.now
+                scripts.start(.publish, args, on: link).whenComplete { [observer] result in
+                    if case .success = result {
+                        observer?.clusterRoundTrip(.publish, nanoseconds: Self.nanoseconds(since: started))
+                    }
                     let verdicts = (try? result.get())?.array ?? []
                     for (index, message) in messages.enumerated() {
                         message.completion(index < verdicts.count && verdicts[index].int == 1 ? nil : .unavailable)
@@ -465,6 +498,36 @@ public final class RedisClusterBus: ClusterBus {
         return done == 1 ? .done : .userNotFound
     }
 
+    public func changeRoomDetails(_ request: RoomDetailsRequest) async throws(ClusterError) -> RoomDetailsOutcome {
+        let field: String, value: String
+        switch request.change {
+        case .description(let text): (field, value) = ("desc", text)
+        case .capacity(let capacity): (field, value) = ("cap", "\(capacity ?? -1)")
+        case .hidden(let hidden): (field, value) = ("hidden", hidden ? "1" : "0")
+        case .password(let password): (field, value) = ("pw", password ?? "")
+        case .updatable(let updatable): (field, value) = ("upd", updatable ? "1" : "0")
+        }
+        let reply = try await run(.changeRoomDetails, [request.session.description, request.moderator ? "1" : "0", field, value])
+        var cursor = try ReplyCursor(reply)
+        if try cursor.string() == "E" {
+            guard let reason = Reason(rawValue: try cursor.string()) else { throw .unavailable }
+            return .failed(reason)
+        }
+        _ = try cursor.int()
+        let summary = try cursor.room()
+        // This node's members of the room remember its details for restores (docs/cluster.md:
+        // other nodes' members keep what they knew, the password included).
+        local.withLock { state in
+            guard let room = state.sessions[request.session]?.room else { return }
+            for (id, session) in state.sessions where session.room == room {
+                if let options = session.roomOptions {
+                    state.sessions[id]?.roomOptions = request.change.applied(to: options)
+                }
+            }
+        }
+        return .changed(summary)
+    }
+
     public func isAddressBanned(_ address: String) async throws(ClusterError) -> Bool {
         guard let banned = try await run(.isAddressBanned, [address]).int else { throw .unavailable }
         return banned == 1
@@ -538,6 +601,7 @@ public final class RedisClusterBus: ClusterBus {
         var fetches: [(RoomRef, RoomTracker.Fetch)] = []
         var checks: [RoomRef] = []
         var dropped = 0
+        var oldestPublish: PublishStamp?
         local.withLock { state in
             for (channel, payload) in batch {
                 if let room = state.channels[channel] {
@@ -556,10 +620,12 @@ public final class RedisClusterBus: ClusterBus {
                         if step.checkListsLater { checks.append(room) }
                     }
                     if payload.readableBytesView.first == UInt8(ascii: "T") {
-                        let valid = RedisEventDecoder.forEachBatchedMessage(payload) { incarnation, sequence, frame in
+                        var published: PublishStamp?
+                        let valid = RedisEventDecoder.forEachBatchedMessage(payload, published: &published) { incarnation, sequence, frame in
                             take(incarnation, sequence, .message(frame))
                         }
                         if !valid { dropped += 1 }
+                        if let published, oldestPublish.map({ published < $0 }) ?? true { oldestPublish = published }
                     } else if let (incarnation, sequence, event) = RedisEventDecoder.sequencedRoomEvent(payload) {
                         take(incarnation, sequence, event)
                     } else {
@@ -573,7 +639,7 @@ public final class RedisClusterBus: ClusterBus {
             }
         }
         if dropped > 0 { logger.warning("dropped \(dropped) malformed messages from Redis") }
-        if !events.isEmpty { deliver(events) }
+        if !events.isEmpty { sinkBox.withLock { $0 }?.deliver(events, oldestPublish: oldestPublish) }
         for (room, fetch) in fetches { self.fetch(room, fetch) }
         for room in checks {
             eventLoop.scheduleTask(in: Self.resyncDelays.last!) { [weak self] in self?.checkLists(of: room) }
@@ -661,6 +727,14 @@ public final class RedisClusterBus: ClusterBus {
 
     // MARK: Helpers
 
+    private func observe(_ operation: ClusterOperation, since started: ContinuousClock.Instant) {
+        observer?.clusterRoundTrip(operation, nanoseconds: Self.nanoseconds(since: started))
+    }
+
+    private static func nanoseconds(since started: ContinuousClock.Instant) -> Int64 {
+        let (seconds, attoseconds) = (ContinuousClock.now - started).components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
 
     private func run(_ script: RedisScriptRunner.Script, _ args: [String]) async throws(ClusterError) -> RESPValue {
         let link = try readyLink
@@ -706,6 +780,8 @@ struct LocalSession: Sendable {
     /// The member's and the room's places in join and creation order, kept for restores.
     var memberOrder: Int?
     var roomOrder: Int?
+    /// The session created its room (it may change the room's details; restores say so).
+    var createdRoom = false
     /// The room this node is taking the session out of (a join elsewhere, a leave) while
     /// the script runs: its leave event is the node's own doing, not a reap.
     var departing: RoomRef?
@@ -741,6 +817,8 @@ struct Outbox: Sendable {
 
 struct OutgoingBatch: Sendable {
     var ref: ByteBuffer
+    /// When the first of these messages reached the bus (travels in the `T` batch).
+    var published: PublishStamp
     var messages: [OutgoingMessage] = []
 }
 

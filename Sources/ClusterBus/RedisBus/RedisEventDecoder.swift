@@ -33,26 +33,21 @@ enum RedisEventDecoder {
     }
 
     /// A batch of public messages (`RedisScripts.publish`): `T<incarnation>:<first number>:
-    /// <count>US` then `<length>:<frame>` per message. Calls `body` with each message's
-    /// number and frame, in order; false when the payload is malformed (then nothing of it
-    /// is trusted: `body` is called only once the whole batch has been checked).
+    /// <count>[:<published>]US` then `<length>:<frame>` per message (`published`: the
+    /// publisher's wall clock in microseconds, `PublishStamp`). Calls `body` with each
+    /// message's number and frame, in order; false when the payload is malformed (then
+    /// nothing of it is trusted: `body` is called only once the whole batch has been checked).
     static func forEachBatchedMessage(_ payload: ByteBuffer, _ body: (UInt64, UInt64, ByteBuffer) -> Void) -> Bool {
-        let view = payload.readableBytesView
-        guard view.first == UInt8(ascii: "T"), let separator = view.firstIndex(of: Self.separator) else { return false }
-        var numbers: [UInt64] = [0]
-        var digits = 0
-        for byte in view[(view.startIndex + 1)..<separator] {
-            if byte == UInt8(ascii: ":") {
-                guard digits > 0, numbers.count < 3 else { return false }
-                numbers.append(0)
-                digits = 0
-                continue
-            }
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 19 else { return false }
-            digits += 1
-            numbers[numbers.count - 1] = numbers[numbers.count - 1] * 10 + UInt64(byte - UInt8(ascii: "0"))
-        }
-        guard numbers.count == 3, digits > 0, numbers[2] > 0, numbers[2] <= 1_000_000 else { return false }
+        var published: PublishStamp?
+        return forEachBatchedMessage(payload, published: &published, body)
+    }
+
+    /// `forEachBatchedMessage(_:_:)`, also giving the batch's publish time if it has one.
+    static func forEachBatchedMessage(_ payload: ByteBuffer, published: inout PublishStamp?,
+                                      _ body: (UInt64, UInt64, ByteBuffer) -> Void) -> Bool {
+        guard let header = batchHeader(payload) else { return false }
+        let numbers = header.numbers
+        let separator = header.separator
         var frames: [ByteBuffer] = []
         frames.reserveCapacity(Int(numbers[2]))
         var index = separator + 1
@@ -71,8 +66,32 @@ enum RedisEventDecoder {
             index += 1 + length
         }
         guard frames.count == Int(numbers[2]) else { return false }
+        if numbers.count == 4 { published = PublishStamp(microseconds: numbers[3]) }
         for (offset, frame) in frames.enumerated() { body(numbers[0], numbers[1] + UInt64(offset), frame) }
         return true
+    }
+
+    /// The numbers of a `T` batch's header (3, or 4 with the publish time) and the index of
+    /// its separator; nil when malformed.
+    private static func batchHeader(_ payload: ByteBuffer) -> (numbers: [UInt64], separator: Int)? {
+        let view = payload.readableBytesView
+        guard view.first == UInt8(ascii: "T"), let separator = view.firstIndex(of: Self.separator) else { return nil }
+        var numbers: [UInt64] = [0]
+        numbers.reserveCapacity(4)
+        var digits = 0
+        for byte in view[(view.startIndex + 1)..<separator] {
+            if byte == UInt8(ascii: ":") {
+                guard digits > 0, numbers.count < 4 else { return nil }
+                numbers.append(0)
+                digits = 0
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 19 else { return nil }
+            digits += 1
+            numbers[numbers.count - 1] = numbers[numbers.count - 1] * 10 + UInt64(byte - UInt8(ascii: "0"))
+        }
+        guard numbers.count >= 3, digits > 0, numbers[2] > 0, numbers[2] <= 1_000_000 else { return nil }
+        return (numbers, separator)
     }
 
     /// The `fetch` script's answer (see `RedisScripts.fetch`); nil for a room that is gone

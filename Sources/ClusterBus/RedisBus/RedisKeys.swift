@@ -25,6 +25,8 @@ struct RedisKeys: Sendable {
 
     /// Hash: name key → session id.
     var names: String { "\(prefix)names" }
+    /// String: the number of rooms in the cluster.
+    var roomCount: String { "\(prefix)roomcount" }
     /// Set: the session ids of one node.
     func nodeSessions(_ node: NodeID) -> String { "\(prefix)sessions:\(node.rawValue)" }
 

@@ -7,7 +7,7 @@ import Synchronization
 final class RedisScriptRunner: Sendable {
     enum Script: CaseIterable, Sendable {
         case login, join, leave, logout, sendPrivate, listing, heartbeat, reapDead, deregister, ensurePermanentRoom, restore, epoch
-        case isLockedOut, recordWrongPassword, publish, fetch, moderate, isAddressBanned
+        case isLockedOut, recordWrongPassword, publish, fetch, moderate, isAddressBanned, changeRoomDetails
 
         var body: String {
             switch self {
@@ -29,6 +29,7 @@ final class RedisScriptRunner: Sendable {
             case .fetch: RedisScripts.fetch
             case .moderate: RedisScripts.moderate
             case .isAddressBanned: RedisScripts.isAddressBanned
+            case .changeRoomDetails: RedisScripts.changeRoomDetails
             }
         }
 

@@ -238,7 +238,10 @@ enum RedisScripts {
       if cap >= 0 and redis.call('ZCARD', mkey) >= cap then return {'E', 'Room is full'} end
     end
     -- Decided: from here on only writes (and reads of what they wrote).
-    if create then create_room(zone, name, pw, ARGV[7], ARGV[8], ARGV[9], ARGV[10], '0') end
+    if create then
+      create_room(zone, name, pw, ARGV[7], ARGV[8], ARGV[9], ARGV[10], '0')
+      redis.call('HSET', rkey, 'creator', sid)
+    end
     if changed then
       add_zone_user(s[1], -1)
       add_zone_user(zone, 1)
@@ -356,6 +359,42 @@ enum RedisScripts {
       if redis.call('PUBLISH', CH_node(node), 'K' .. sid .. SEP .. notice) == 0 and action == 'K' then return 0 end
     end
     return 1
+    """#
+
+    /// ChangeRoomDetails. ARGV: prefix, session, moderator (0/1), field (`desc`, `cap`,
+    /// `hidden`, `pw` or `upd` of the room hash), value
+    /// → {'E', reason} or {'OK', zone users, 7 room fields}.
+    ///
+    /// The session's current room is changed when the session created it (its `creator`
+    /// field) and it is updatable, or the session is a moderator's. The zone hears of it on
+    /// `ch:zones`: `U` for a listed room, `D` for one that became hidden (hidden rooms are
+    /// otherwise never published), `C` for one that became visible, nothing for one that
+    /// stays hidden. Members stay whatever the capacity; the password is only stored.
+    static let changeRoomDetails = #"""
+    local sid, moderator, field, value = ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5]
+    if field ~= 'desc' and field ~= 'cap' and field ~= 'hidden' and field ~= 'pw' and field ~= 'upd' then
+      return redis.error_reply('ERR changeRoomDetails: the field must be desc, cap, hidden, pw or upd')
+    end
+    if field == 'cap' and not tonumber(value) then return redis.error_reply('ERR changeRoomDetails: the capacity must be a number') end
+    local ref = redis.call('HGET', K_session(sid), 'room')
+    if not ref or ref == '' then return {'E', 'Not in a room'} end
+    local rkey = K_room(ref)
+    need(rkey, 'hash')
+    local r = redis.call('HMGET', rkey, 'creator', 'upd', 'hidden', 'inc')
+    if not r[4] then return {'E', 'Not in a room'} end
+    if not (moderator or (r[1] == sid and r[2] ~= '0')) then return {'E', 'Not allowed'} end
+    redis.call('HSET', rkey, field, value)
+    local zone, name = split2(ref)
+    local f = room_fields(zone, name)
+    local was, now = r[3] == '1', f[6] == '1'
+    local kind = nil
+    if not was and not now then kind = 'U' elseif not was and now then kind = 'D' elseif was and not now then kind = 'C' end
+    if kind then
+      redis.call('PUBLISH', CH_ZONES, kind .. zone .. SEP .. zone_users(zone) .. SEP .. table.concat(f, SEP, 1, 7))
+    end
+    local out = {'OK', zone_users(zone)}
+    for _, v in ipairs(f) do out[#out + 1] = v end
+    return out
     """#
 
     /// ARGV: prefix, address → 1 if new connections from it are banned, else 0
@@ -503,7 +542,8 @@ enum RedisScripts {
     /// was taken for dead). ARGV: prefix, node, session, name key, profile, zone, room ref or
     /// '', password, hidden, updatable, capacity, description, permanent, member order, room
     /// order (both as first given, so join and creation order survive), announce (1 when
-    /// the others saw the session leave: publish its join again)
+    /// the others saw the session leave: publish its join again), creator (1 when the
+    /// session created its room: it may change the room's details again)
     /// → 'present', 'restored', or 'conflict' (a live session of another node has the name)
     static let restore = #"""
     local node, sid, key, profile, zone, ref = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -527,6 +567,7 @@ enum RedisScripts {
       local fresh = redis.call('EXISTS', rkey) == 0
       local announce = ARGV[16] == '1'
       if fresh then create_room(rzone, name, ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[15]) end
+      if ARGV[17] == '1' then redis.call('HSET', rkey, 'creator', sid) end
       redis.call('ZADD', K_members(ref), next_seq(ARGV[14]), sid)
       zone_event((fresh and announce) and 'C' or 'U', rzone, room_fields(rzone, name))
       if announce then room_event(ref, 'J' .. sid .. SEP .. profile) end
@@ -535,21 +576,23 @@ enum RedisScripts {
     """#
 
     /// Public messages of one room, as many as a node gathered in one loop turn. ARGV:
-    /// prefix, room ref, then (session, encoded frame) pairs → one 1 or 0 per message: 1
+    /// prefix, room ref, publish time (the node's wall clock in microseconds, when the first
+    /// of them reached the bus), then (session, encoded frame) pairs → one 1 or 0 per message: 1
     /// when published (as the room's next event), 0 when its session is not in that room
     /// in Redis (it left, or its node was reaped: a message must never come from someone
     /// its members no longer list). Frames pass byte for byte.
     ///
     /// The accepted messages take consecutive numbers, go into the history one entry each
     /// (as `room_event` would write them), and travel as ONE pub/sub message:
-    /// `T<inc>:<first number>:<count> US` then `<length>:<frame>` per message. One PUBLISH
-    /// per batch instead of one per message is what keeps Redis off the critical path.
+    /// `T<inc>:<first number>:<count>:<publish time> US` then `<length>:<frame>` per message.
+    /// One PUBLISH per batch instead of one per message is what keeps Redis off the critical
+    /// path. The publish time lets receiving nodes measure the publish-to-delivery lag.
     static let publish = #"""
     local ref = ARGV[2]
     local rkey, hkey = K_room(ref), K_hist(ref)
     need(hkey, 'list')
     local verdicts, frames = {}, {}
-    for i = 3, #ARGV - 1, 2 do
+    for i = 4, #ARGV - 1, 2 do
       if redis.call('HGET', K_session(ARGV[i]), 'room') == ref then
         verdicts[#verdicts + 1] = 1
         frames[#frames + 1] = ARGV[i + 1]
@@ -572,7 +615,7 @@ enum RedisScripts {
     end
     redis.call('LTRIM', hkey, -HIST_MAX, -1)
     redis.call('PEXPIRE', hkey, HIST_MS)
-    redis.call('PUBLISH', CH_room(ref), 'T' .. inc .. ':' .. first .. ':' .. n .. SEP .. table.concat(parts))
+    redis.call('PUBLISH', CH_room(ref), 'T' .. inc .. ':' .. first .. ':' .. n .. ':' .. ARGV[3] .. SEP .. table.concat(parts))
     return verdicts
     """#
 

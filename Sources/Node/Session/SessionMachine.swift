@@ -49,6 +49,7 @@ struct SessionMachine {
         case recordWrongPassword(nameKey: String)
         case isNameTaken(nameKey: String)
         case moderate(ModerationRequest)
+        case changeRoomDetails(RoomDetailsRequest)
     }
 
     enum ClusterAnswer {
@@ -60,6 +61,7 @@ struct SessionMachine {
         case privateSent(Result<[Int], ClusterError>)
         case flag(Result<Bool, ClusterError>)
         case moderated(Result<ModerationOutcome, ClusterError>)
+        case roomDetails(Result<RoomDetailsOutcome, ClusterError>)
     }
 
     enum Close: Equatable {
@@ -124,6 +126,7 @@ struct SessionMachine {
         case leave
         case privateMessage([PrivateRecipient])
         case moderation(Moderation)
+        case roomDetails
         /// A penalty delay; then `answer` goes out.
         case penalty(answer: ServerEvent)
     }
@@ -349,6 +352,8 @@ struct SessionMachine {
             adminLogin(name: name, password: password, into: &actions)
         case .moderatorCommand(let spec):
             moderate(spec, into: &actions)
+        case .changeRoomDetails(let spec):
+            changeRoomDetails(spec, into: &actions)
         case .createRoom(let zone, let spec):
             let options = RoomOptions(password: spec.password, hidden: spec.hidden, updatable: spec.updatable,
                                       capacity: spec.capacity, description: spec.description)
@@ -474,6 +479,28 @@ struct SessionMachine {
         }
     }
 
+    private static let changeRoomDetails = "ChangeRoomDetails"
+
+    /// ChangeRoomDetails (PROTOCOL.md section 5): checked here; whether the sender may
+    /// change the room (its creator, a moderator) is the cluster's to decide.
+    private mutating func changeRoomDetails(_ spec: ChangeRoomDetailsSpec, into actions: inout [SessionAction]) {
+        guard let checked = state.checkChangeRoomDetails(minorAction: spec.minorAction, description: spec.description,
+                                                         capacity: spec.capacity, hidden: spec.hidden,
+                                                         isProtected: spec.isProtected, password: spec.password,
+                                                         updatable: spec.updatable) else {
+            actions.append(.send(.error(.unknownAction, action: Self.changeRoomDetails,
+                                        detail: "MinorAction must be \(RoomDetailChange.minorActions)")))
+            return
+        }
+        switch checked {
+        case .failure(let reason):
+            actions.append(.send(.changeRoomDetailsFailure(reason: reason.rawValue)))
+        case .success(let change):
+            ask(.changeRoomDetails(RoomDetailsRequest(session: id, change: change, moderator: state.isModerator)),
+                then: .roomDetails, into: &actions)
+        }
+    }
+
     private mutating func claim(_ name: UserName, profile: UserProfile, into actions: inout [SessionAction]) {
         ask(.login(LoginRequest(session: id, name: name, profile: profile, zone: state.defaultZone, address: clientAddress)),
             then: .claim(name, profile), into: &actions)
@@ -596,6 +623,17 @@ struct SessionMachine {
                 actions.append(.send(.error(.userNotFound, action: Self.moderatorCommand, detail: moderation.targetName)))
             case .failure:
                 actions.append(.send(.error(.clusterUnavailable, action: Self.moderatorCommand)))
+            }
+        case (.roomDetails, .roomDetails(let result)):
+            switch result {
+            case .success(.changed):
+                actions.append(.send(.changeRoomDetailsSuccess))
+            case .success(.failed(.notAllowed)):
+                actions.append(.send(.error(.notAllowed, action: Self.changeRoomDetails)))
+            case .success(.failed(let reason)):
+                actions.append(.send(.changeRoomDetailsFailure(reason: reason.rawValue)))
+            case .failure:
+                actions.append(.send(.changeRoomDetailsFailure(reason: Reason.clusterUnavailable.rawValue)))
             }
         default:
             assertionFailure("an answer that does not fit the operation in flight: \(pending) / \(answer)")

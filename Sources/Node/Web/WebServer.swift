@@ -12,8 +12,9 @@ import Wire
 /// `SessionHandler` as a TCP one, behind a `WebSocketTransport`: same rules, limits, flood
 /// control and slow-reader bound, in the same rooms across the cluster.
 ///
-/// Starts once the cluster bus has; on graceful shutdown it stops accepting (the client
-/// server closes every session, TCP and WebSocket alike).
+/// Starts once the cluster bus has; when a drain begins (`NodeLifecycle`, SIGTERM) or on
+/// graceful shutdown it stops accepting (the client server closes every session, TCP and
+/// WebSocket alike, at graceful shutdown).
 struct WebServer: Service {
     static let textPath = "/ws"
     static let streamPath = "/xmlsocket"
@@ -23,6 +24,7 @@ struct WebServer: Service {
     let port: Int
     let origins: OriginPolicy
     let ready: BusReadiness
+    let lifecycle: NodeLifecycle
     let onListening: (@Sendable (Int) -> Void)?
 
     func run() async throws {
@@ -55,8 +57,14 @@ struct WebServer: Service {
         let boundPort = server.localAddress?.port ?? port
         node.logger.info("serving web clients on \(configuration.host):\(boundPort): the chat page at /, WebSocket at \(Self.textPath) and \(Self.streamPath)")
         onListening?(boundPort)
-        try? await gracefulShutdown()
+        await withTaskGroup(of: Void.self) { [lifecycle] waiting in
+            waiting.addTask { await lifecycle.wait(for: .draining) }
+            waiting.addTask { try? await gracefulShutdown() }
+            await waiting.next()
+            waiting.cancelAll()
+        }
         try? await server.close()
+        try? await gracefulShutdown()
     }
 
     private static func configure(_ channel: any Channel, node: NodeContext, origins: OriginPolicy) throws {

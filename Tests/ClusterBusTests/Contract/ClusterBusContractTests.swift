@@ -77,6 +77,21 @@ import Testing
         }
     }
 
+    @Test(arguments: BusKind.allCases)
+    func roomCountCountsPermanentAndCreatedRoomsUntilTheyAreDeleted(kind: BusKind) async throws {
+        try await ContractBus.with(kind, rules: Self.permanentLobby) { (f) async throws in
+            #expect(f.bus.isAvailable)
+            #expect(try await f.bus.roomCount() == 1)
+            let a = try await f.loggedIn("a")
+            try await f.joined(a, RoomRef(zone: "Chat", name: "Temp"), create: RoomOptions())
+            let b = try await f.loggedIn("b", zone: "Other")
+            try await f.joined(b, RoomRef(zone: "Other", name: "Elsewhere"), create: RoomOptions())
+            #expect(try await f.bus.roomCount() == 3)
+            await f.bus.logout(session: a)  // Temp empties and goes
+            #expect(try await f.bus.roomCount() == 2)
+        }
+    }
+
     // MARK: Joins that fail
 
     @Test(arguments: BusKind.allCases)

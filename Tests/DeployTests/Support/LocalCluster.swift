@@ -24,6 +24,7 @@ final class LocalCluster: Sendable {
     var statsSocket: String { env["HAPROXY_STATS_SOCKET"]! }
     func nodePID(_ k: Int) -> Int32 { Int32(env["NODE\(k)_PID"]!)! }
     func nodePort(_ k: Int) -> Int { Int(env["NODE\(k)_PORT"]!)! }
+    func adminPort(_ k: Int) -> Int { Int(env["NODE\(k)_ADMIN_PORT"]!)! }
 
     /// Every process the script started: Redis, the nodes, HAProxy.
     var childPIDs: [String: Int32] {
@@ -36,13 +37,14 @@ final class LocalCluster: Sendable {
 
     static func start(nodes: Int, extraArguments: [String] = []) async throws -> LocalCluster {
         let runDirectory = try makeTemporaryDirectory("deploytests-cluster")
-        let ports = try freePorts(3 + nodes)
+        // The nodes bind port 0 and cluster.env says what they got; only Redis and HAProxy
+        // need ports chosen up front.
+        let ports = try freePorts(3)
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("CHORUS_") { environment[key] = nil }
         environment["CHORUS_NODE_BINARY"] = try Binaries.chorusNode().path
         let arguments = [
             "-n", String(nodes), "-p", String(ports[0]), "--redis-port", String(ports[1]), "--web-port", String(ports[2]),
-            "--node-ports", ports[3...].map(String.init).joined(separator: ","),
             "--run-dir", runDirectory.path,
         ] + extraArguments
         let script = try ChildProcess(

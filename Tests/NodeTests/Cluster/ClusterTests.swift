@@ -491,9 +491,9 @@ struct ClusterTests {
         }
     }
 
-    @Test("SIGTERM: the node exits 0 and leaves no trace in Redis")
+    @Test("SIGTERM: after its drain the node exits 0 and leaves no trace in Redis")
     func sigtermLeavesNoTrace() async throws {
-        try await NodeCluster.with { cluster in
+        try await NodeCluster.with(arguments: ["--drain-seconds", "1"]) { cluster in
             let alice = try cluster.loggedIn(1, "alice")
             let bob = try cluster.loggedIn(1, "bob")
             let idle = try cluster.loggedIn(1, "idle")
@@ -506,7 +506,7 @@ struct ClusterTests {
             let before = try cluster.keys()
             #expect(try cluster.keys(ofNode: stoppingID).count == 5, "alive, sessions, 3 session hashes: \(before)")
 
-            let status = try cluster[1].stop(timeout: 5)
+            let status = try cluster[1].stop(timeout: 10)
             withExtendedLifetime(idle) {}
             #expect(status == 0, "exit status \(status); log:\n\(cluster[1].logTail())")
             let after = try cluster.keys()

@@ -44,6 +44,8 @@ struct SessionMachineTests {
                 case .recordWrongPassword: return "ask recordWrongPassword"
                 case .isNameTaken: return "ask isNameTaken"
                 case .moderate(let request): return "ask moderate \(request.action) \(request.targetKey)"
+                case .changeRoomDetails(let request):
+                    return "ask changeRoomDetails \(request.change)\(request.moderator ? " moderator" : "")"
                 }
             case .publish(let room, _): return "publish \(room.name)"
             case .wait(let milliseconds): return "wait \(milliseconds)"
