@@ -125,6 +125,12 @@ final class WebDriver: Sendable {
         }
     }
 
+    /// Types `text` into the open prompt and accepts it.
+    func answerPrompt(_ text: String) async throws {
+        try await command("POST", "/alert/text", ["text": text])
+        try await command("POST", "/alert/accept", [:])
+    }
+
     func setWindowSize(width: Int, height: Int) async throws {
         try await command("POST", "/window/rect", ["width": width, "height": height])
     }
