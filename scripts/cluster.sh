@@ -279,7 +279,7 @@ for ((k = 1; k <= nodes; k++)); do
   logged_port "$k" "serving web clients on 127.0.0.1:" && node_web_ports[$((k - 1))]=$port
   wait_until 20 "node$k" "${pids[$k]}" logged_port "$k" "operator endpoints on http://127.0.0.1:" || exit 1
   logged_port "$k" "operator endpoints on http://127.0.0.1:" && admin_ports[$((k - 1))]=$port
-  wait_until 60 "node$k" "${pids[$k]}" "$repo/deploy/healthcheck.sh" 127.0.0.1 "${node_ports[$((k - 1))]}" || exit 1
+  wait_until 60 "node$k" "${pids[$k]}" "$repo/deploy/chorus-healthcheck" 127.0.0.1 "${node_ports[$((k - 1))]}" || exit 1
   wait_until 20 "node$k" "${pids[$k]}" page_ok "${node_web_ports[$((k - 1))]}" proxy || exit 1
 done
 
@@ -298,7 +298,7 @@ export HAPROXY_WEB_BIND="127.0.0.1:$web_port"
 export HAPROXY_STATS_SOCKET="$run_dir/haproxy.sock"
 setsid haproxy -db -f "$repo/deploy/haproxy.cfg" >"$run_dir/haproxy.log" 2>&1 &
 started haproxy $!
-wait_until 20 haproxy "$!" "$repo/deploy/healthcheck.sh" 127.0.0.1 "$client_port" || exit 1
+wait_until 20 haproxy "$!" "$repo/deploy/chorus-healthcheck" 127.0.0.1 "$client_port" || exit 1
 wait_until 20 haproxy "${pids[$((nodes + 1))]}" page_ok "$web_port" || exit 1
 
 {

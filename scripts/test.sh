@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test: installs what the tests need (hiredis, redis-server, haproxy,
-# docker-compose, chromium and chromium-driver), builds, runs the whole suite, then fuzzes the wire code for a bounded time
-# (scripts/fuzz.sh; FUZZ_SECONDS, default 60). Exit status: non-zero if the suite or the
-# fuzzer failed. Arguments go to swift test (e.g. --filter WireTests); such a partial run
-# skips the fuzzer.
+# Runs every test: installs what the tests need (hiredis, redis-server, haproxy, chromium and
+# chromium-driver, docker.io, docker-compose, debootstrap), builds, runs the whole suite, then
+# fuzzes the wire code for a bounded time (scripts/fuzz.sh; FUZZ_SECONDS, default 60). Exit
+# status: non-zero if the suite or the fuzzer failed. Arguments go to swift test (e.g.
+# --filter WireTests); such a partial run skips the fuzzer.
+#
+# The compose test (Tests/DeployTests/ComposeTests.swift) needs a Docker engine (it starts
+# dockerd as root when none answers); CHORUS_SKIP_COMPOSE=1 skips it where none can run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-deps.sh
 swift build --build-tests
+# The compose test's node image takes a chorus-node with a static Swift runtime
+# (deploy/prebuilt/chorus-node): the debug build above, linked again (seconds).
+scripts/build-node-static.sh --debug
 # Suites start real redis-server and chorus-node processes; run one test at a time so a
 # small CI machine does not starve them (timing-dependent checks stay honest).
 tests=0

@@ -28,7 +28,10 @@ struct ChatServer: Service {
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.maxMessagesPerRead, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // A TCP-level option: `.socketOption(.tcp_nodelay)` would set option 1 of
+            // SOL_SOCKET, SO_DEBUG, which a node not running as root may not set: every
+            // accepted connection would be closed at once.
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark,
                                 value: .init(low: configuration.maxOutboundBytes / 2, high: configuration.maxOutboundBytes))
             .childChannelOption(.maxMessagesPerRead, value: 16)

@@ -17,7 +17,9 @@ enum RedisBootstrap {
         let endpoint = "\(configuration.host):\(configuration.port)"
         return bootstrap
             .connectTimeout(configuration.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            // TCP_NODELAY is a TCP-level option: `.socketOption(.tcp_nodelay)` would set
+            // option 1 of SOL_SOCKET, which is SO_DEBUG, refused (EACCES) to a non-root process.
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

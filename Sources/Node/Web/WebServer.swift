@@ -35,7 +35,9 @@ struct WebServer: Service {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // A TCP-level option (as a socket-level one it would be SO_DEBUG, which a node not
+            // running as root may not set: every connection would be closed at once).
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark,
                                 value: .init(low: configuration.maxOutboundBytes / 2, high: configuration.maxOutboundBytes))
             .childChannelOption(.maxMessagesPerRead, value: 16)
