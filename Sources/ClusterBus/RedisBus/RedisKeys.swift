@@ -18,8 +18,10 @@ struct RedisKeys: Sendable {
     let prefix: String
 
     /// The version of this layout, kept in the `epoch` hash: nodes of another layout refuse
-    /// to share a Redis and prefix with this one (`RedisScripts.epoch`).
-    static let layout = "2"
+    /// to share a Redis and prefix with this one (`RedisScripts.epoch`). 3: room and user
+    /// variables, bans, room creators, and publish times in `T` batches, which nodes of
+    /// layout 2 cannot read.
+    static let layout = "3"
 
     // MARK: Keys (the ones Swift uses; the scripts build all of them)
 

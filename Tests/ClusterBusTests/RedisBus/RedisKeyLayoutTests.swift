@@ -186,6 +186,15 @@ struct RedisKeyLayoutTests {
         }
     }
 
+    @Test func aRedisOfTheSecondLayoutIsRefusedAtStart() async throws {
+        try await BusCluster.with(buses: 0) { cluster in
+            // Nodes of layout 2 (no variables, bans or publish times) used this Redis.
+            _ = try await cluster.raw(["HSET", "\(cluster.prefix)epoch", "id", "older", "layout", "2"])
+            let failure = await #expect(throws: RedisCommandError.self) { try await cluster.addBus(name: "new") }
+            #expect(failure?.message.contains("Chorus key layout mismatch") == true, "\(String(describing: failure))")
+        }
+    }
+
     @Test func aRedisOfTheFirstLayoutIsRefusedAtStart() async throws {
         try await BusCluster.with(buses: 0) { cluster in
             // A node of the first layout registered an epoch string under the same prefix.
@@ -202,7 +211,7 @@ struct RedisKeyLayoutTests {
             await #expect(throws: RedisCommandError.self) {
                 _ = try await cluster.raw(["EVAL", old, "0", cluster.prefix, "candidate"])
             }
-            #expect(try await cluster.raw(["HGET", "\(cluster.prefix)epoch", "layout"]).string == "2")
+            #expect(try await cluster.raw(["HGET", "\(cluster.prefix)epoch", "layout"]).string == "3")
         }
     }
 
