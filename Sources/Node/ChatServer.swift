@@ -24,32 +24,20 @@ struct ChatServer: Service {
         let node = context
         // The bus service stops the group if it cannot start; nothing to listen for then.
         guard await ready.wait() else { return }
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 4096)
-            .serverChannelOption(.maxMessagesPerRead, value: 64)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            // A TCP-level option: `.socketOption(.tcp_nodelay)` would set option 1 of
-            // SOL_SOCKET, SO_DEBUG, which a node not running as root may not set: every
-            // accepted connection would be closed at once.
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.writeBufferWaterMark,
-                                value: .init(low: configuration.maxOutboundBytes / 2, high: configuration.maxOutboundBytes))
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let registry = node.fanout.registry(for: channel.eventLoop)
-                    let session = SessionHandler(id: node.makeSessionID(), node: node, registry: registry)
-                    let handlers = channel.pipeline.syncOperations
-                    if configuration.proxyProtocol {
-                        try handlers.addHandler(ProxyProtocolDecoder(logger: node.logger))
-                    }
-                    try handlers.addHandler(PartialFrameDeadline(timeout: configuration.partialFrameTimeout))
-                    try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)))
-                    try handlers.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
-                    try handlers.addHandler(session)
+        let bootstrap = ClientListener.bootstrap(group: group, configuration: configuration) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let registry = node.fanout.registry(for: channel.eventLoop)
+                let session = SessionHandler(id: node.makeSessionID(), node: node, registry: registry)
+                let handlers = channel.pipeline.syncOperations
+                if configuration.proxyProtocol {
+                    try handlers.addHandler(ProxyProtocolDecoder(logger: node.logger))
                 }
+                try handlers.addHandler(PartialFrameDeadline(timeout: configuration.partialFrameTimeout))
+                try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: configuration.maxFrameBytes)))
+                try handlers.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
+                try handlers.addHandler(session)
             }
+        }
         let server: any Channel
         do {
             server = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
@@ -71,12 +59,7 @@ struct ChatServer: Service {
         }
 
         // A drain stops new clients only; existing sessions go on until graceful shutdown.
-        await withTaskGroup(of: Void.self) { [lifecycle] waiting in
-            waiting.addTask { await lifecycle.wait(for: .draining) }
-            waiting.addTask { try? await gracefulShutdown() }
-            await waiting.next()
-            waiting.cancelAll()
-        }
+        await ClientListener.untilDrainOrShutdown(lifecycle)
         try? await server.close()
         if lifecycle.phase == .draining {
             node.logger.notice("draining: no longer accepting connections; \(node.limiter.connections) sessions go on")

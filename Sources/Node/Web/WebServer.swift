@@ -32,21 +32,11 @@ struct WebServer: Service {
         let configuration = context.configuration
         guard await ready.wait() else { return }
         let origins = origins
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 4096)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            // A TCP-level option (as a socket-level one it would be SO_DEBUG, which a node not
-            // running as root may not set: every connection would be closed at once).
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.writeBufferWaterMark,
-                                value: .init(low: configuration.maxOutboundBytes / 2, high: configuration.maxOutboundBytes))
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try Self.configure(channel, node: node, origins: origins)
-                }
+        let bootstrap = ClientListener.bootstrap(group: group, configuration: configuration) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try Self.configure(channel, node: node, origins: origins)
             }
+        }
         let server: any Channel
         do {
             server = try await bootstrap.bind(host: configuration.host, port: port).get()
@@ -57,12 +47,7 @@ struct WebServer: Service {
         let boundPort = server.localAddress?.port ?? port
         node.logger.info("serving web clients on \(configuration.host):\(boundPort): the chat page at /, WebSocket at \(Self.textPath) and \(Self.streamPath)")
         onListening?(boundPort)
-        await withTaskGroup(of: Void.self) { [lifecycle] waiting in
-            waiting.addTask { await lifecycle.wait(for: .draining) }
-            waiting.addTask { try? await gracefulShutdown() }
-            await waiting.next()
-            waiting.cancelAll()
-        }
+        await ClientListener.untilDrainOrShutdown(lifecycle)
         try? await server.close()
         try? await gracefulShutdown()
     }

@@ -128,6 +128,23 @@ extension TestClient {
         }
     }
 
+    /// The next `count` public messages, in arrival order (other frames skipped; an `Error`
+    /// is recorded as an issue, since none is expected while messages flow).
+    func publicMessages(_ count: Int, timeout: Double = 10, sourceLocation: SourceLocation = #_sourceLocation) throws -> [Frame] {
+        var received: [Frame] = []
+        while received.count < count {
+            let frame = try waitFor("message \(received.count + 1) of \(count)", timeout: timeout, sourceLocation: sourceLocation) {
+                $0.action == "SendPublicMessage" || $0.action == "Error"
+            }
+            guard frame.action == "SendPublicMessage" else {
+                Issue.record("\(name) got \(frame.raw)", sourceLocation: sourceLocation)
+                continue
+            }
+            received.append(frame)
+        }
+        return received
+    }
+
     /// Like `waitFor`, but also satisfied by a frame received (and skipped) earlier.
     @discardableResult
     func waitForOrSeen(_ description: String, timeout: Double = TestClient.defaultTimeout,

@@ -37,21 +37,7 @@ struct WebSocketClusterTests {
                 }
             }
             let total = perSender * members.count
-            var sequences: [[String]] = []
-            for member in members {
-                var received: [String] = []
-                while received.count < total {
-                    let frame = try member.waitFor("message \(received.count + 1) of \(total)", timeout: 10) {
-                        $0.action == "SendPublicMessage" || $0.action == "Error"
-                    }
-                    guard frame.action == "SendPublicMessage" else {
-                        Issue.record("\(member.name) got \(frame.raw)")
-                        continue
-                    }
-                    received.append("\(frame.sender ?? "?"): \(frame.message ?? "?")")
-                }
-                sequences.append(received)
-            }
+            let sequences = try members.map { try $0.publicMessages(total).map { "\($0.sender ?? "?"): \($0.message ?? "?")" } }
             for (member, sequence) in zip(members, sequences).dropFirst() {
                 #expect(sequence == sequences[0], "\(member.name) saw another order than \(members[0].name)")
             }
