@@ -83,14 +83,30 @@ struct ChatPage {
     // MARK: Acting
 
     func click(_ selector: String) async throws {
-        try await driver.click(driver.element(selector))
+        try await findingAgainIfReplaced { try await driver.click(driver.element(selector)) }
     }
 
     /// Replaces the text of an input with `text` by typing it.
     func fill(_ id: String, _ text: String) async throws {
-        let field = try await driver.element("#\(id)")
-        try await driver.clear(field)
-        if !text.isEmpty { try await driver.type(text, into: field) }
+        try await findingAgainIfReplaced {
+            let field = try await driver.element("#\(id)")
+            try await driver.clear(field)
+            if !text.isEmpty { try await driver.type(text, into: field) }
+        }
+    }
+
+    /// Runs `body` again when the element it found was replaced before it acted on it (the
+    /// page redraws its lists on every push): WebDriver's "stale element reference". Other
+    /// failures, and a stale element for more than 5 s, are thrown.
+    private func findingAgainIfReplaced(_ body: () async throws -> Void) async throws {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while true {
+            do {
+                return try await body()
+            } catch let failure as WebDriver.Failure where failure.error == "stale element reference" && ContinuousClock.now < deadline {
+                continue
+            }
+        }
     }
 
     /// Fills `username_ti` and `room_ti`, and clicks `login_btn`.
