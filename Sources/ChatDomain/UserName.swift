@@ -53,11 +53,14 @@ public struct UserName: Hashable, Sendable {
         return nil
     }
 
-    /// NFC(fold(skeleton(fold(name)))) for an NFC `name`. Folding comes first because the
-    /// skeleton is case-sensitive (it maps `I` to `l`, so `ALICE` would not be `alice`), and
-    /// again last because the skeleton maps some letters and digits to capitals (`0` to `O`).
+    /// NFC(fold(skeleton(NFKC(fold(name))))) for an NFC `name`. Folding comes first because
+    /// the skeleton is case-sensitive (it maps `I` to `l`, so `ALICE` would not be `alice`),
+    /// and again last because the skeleton maps some letters and digits to capitals (`0` to
+    /// `O`). NFKC turns compatibility forms (fullwidth, mathematical letters) into their
+    /// letters before the skeleton: ICU maps `ｍ` to `m` but not on to `rn`, the skeleton of
+    /// `m`, so without it `ｍｏｄ` would not be `mod`.
     static func skeletonKey(_ name: String, checker: SpoofChecker) -> String? {
-        checker.skeleton(of: caseFolded(name)).map(caseFolded)
+        checker.skeleton(of: caseFolded(name).precomposedStringWithCompatibilityMapping).map(caseFolded)
     }
 
     static func caseFolded(_ text: String) -> String {
